@@ -1,0 +1,158 @@
+// The actor layer as the engine sees it: a CAF-free facade whose calls are
+// asynchronous messages to the actors, answered through callbacks. Keeping CAF
+// out of this header keeps it out of the HTTP layer's translation units.
+//
+// Threading: every method may be called from any thread and returns at once.
+// Each callback is called exactly once, on an actor or journal thread; it must
+// not block.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/blast_state.hpp"
+#include "actors/funnel.hpp"
+#include "storage/event.hpp"
+
+namespace blast::actors {
+
+enum class errc : uint8_t {
+  not_found = 1,    // no such blast or recipient
+  invalid = 2,      // the request contradicts the state (e.g. an unknown transport)
+  unavailable = 3,  // storage failed; nothing was acknowledged
+  busy = 4,         // the journal queue is full; try again later
+};
+
+struct error {
+  errc code = errc::not_found;
+  std::string message;
+};
+
+template <class T>
+struct result {
+  std::optional<T> value;
+  error err;
+  static result ok(T v) { return {std::move(v), {}}; }
+  static result fail(errc c, std::string msg) { return {std::nullopt, {c, std::move(msg)}}; }
+};
+template <class T>
+using callback = std::function<void(result<T>)>;
+
+struct blast_summary {
+  blast_definition def;
+  blast_status status = blast_status::pending;
+  std::array<uint64_t, stage_count> counts{};  // recipients per current stage
+};
+
+struct blast_filter {
+  std::string tag;                     // empty = any
+  std::optional<blast_status> status;  // nullopt = any
+};
+
+struct report {
+  uint64_t blast = 0;
+  uint64_t total = 0;
+  std::array<uint64_t, stage_count> counts{};
+  int64_t calculated_ms = 0;
+};
+
+struct recipient_view {
+  uint32_t id = 0;
+  uint64_t phone = 0;
+  std::string name;
+  std::string vars_json;  // serialised JSON object, or empty
+  funnel state;
+};
+
+struct recipient_query {
+  std::optional<stage> only;  // nullopt = every stage
+  uint32_t limit = 100;
+  uint32_t cursor = 1;        // first recipient id to consider
+};
+
+struct recipient_page {
+  std::vector<recipient_view> items;
+  uint32_t next_cursor = 0;  // 0 = no more
+};
+
+struct history_entry {
+  uint64_t seq = 0;
+  storage::event_type type = storage::event_type::recipient_status;
+  storage::event_source source = storage::event_source::manual;
+  int64_t time_ms = 0;
+  std::string message_id;
+  std::string payload;  // the event's JSON payload, verbatim
+};
+
+struct recipient_detail {
+  recipient_view view;
+  std::string message_data;  // the provider's exact send document (JSON), empty if none
+  std::vector<history_entry> history;
+};
+
+struct status_update {
+  stage observed = stage::pending;
+  std::string note;
+};
+
+struct status_result {
+  recipient_view view;
+  outcome out = outcome::duplicate;
+  stage from = stage::pending;
+};
+
+struct service_options {
+  std::string data_dir = "./data";
+  std::string default_transport = "manual";
+  size_t threads = 2;                  // CAF scheduler threads
+  int64_t passivate_after_ms = 30000;  // an idle recipient actor exits after this
+  bool sync = true;                    // WAL fsync per group commit (tests may turn it off)
+};
+
+struct startup_stats {
+  uint64_t events_replayed = 0;
+  uint64_t blasts = 0;
+  uint64_t recipients = 0;
+  double replay_seconds = 0;
+};
+
+struct service_stats {
+  uint64_t blasts = 0;
+  uint64_t active_recipient_actors = 0;
+  uint64_t journal_commits = 0;
+  uint64_t journal_events = 0;
+  uint64_t last_seq = 0;
+};
+
+class service {
+public:
+  // Opens the log, rebuilds every blast from it, then starts the actors.
+  // Returns nullptr and sets `error` when start-up fails.
+  static std::unique_ptr<service> start(const service_options& opts, std::string& error);
+  virtual ~service() = default;
+
+  virtual const startup_stats& startup() const = 0;
+  virtual const std::vector<std::string>& transports() const = 0;
+
+  virtual void create_blast(blast_spec spec, callback<blast_summary> cb) = 0;
+  virtual void list_blasts(blast_filter filter, callback<std::vector<blast_summary>> cb) = 0;
+  virtual void get_blast(uint64_t blast, callback<blast_summary> cb) = 0;
+  virtual void get_report(uint64_t blast, callback<report> cb) = 0;
+  virtual void list_recipients(uint64_t blast, recipient_query q,
+                               callback<recipient_page> cb) = 0;
+  // `ref` is a recipient id or a phone number (a phone number wins; see README).
+  virtual void get_recipient(uint64_t blast, std::string ref, callback<recipient_detail> cb) = 0;
+  virtual void update_status(uint64_t blast, std::string ref, status_update u,
+                             callback<status_result> cb) = 0;
+  virtual void get_stats(callback<service_stats> cb) = 0;
+
+  // Stops accepting work, lets in-flight commits finish, flushes the journal.
+  virtual void stop() = 0;
+};
+
+} // namespace blast::actors

@@ -1,0 +1,35 @@
+// blastd's configuration: one JSON file (--config) overridden by flags.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "engine/log.hpp"
+
+namespace blast::engine {
+
+struct config {
+  std::string listen_address = "127.0.0.1";
+  uint16_t listen_port = 8080;
+  std::string data_dir = "./data";
+  std::string plugin_dir = "./build/plugins";
+  std::string default_transport = "manual";
+  log_level level = log_level::info;
+  size_t io_threads = 1;
+  size_t actor_threads = 2;
+  size_t body_limit = 256ull << 20;
+  size_t max_recipients = 5'000'000;
+  int64_t passivate_after_ms = 30000;
+};
+
+enum class config_result { run, exit_ok, exit_error };
+
+// Reads argv (and the --config file it names). Prints --help / --version or
+// the error itself and says whether to run.
+config_result load_config(int argc, char** argv, config& out);
+
+// Parses "host:port" (IPv6 as "[::1]:8080").
+bool parse_listen(const std::string& text, std::string& host, uint16_t& port);
+
+} // namespace blast::engine

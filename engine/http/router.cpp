@@ -1,0 +1,406 @@
+// The HTTP API: routing, validation and error mapping.
+#include "engine/http/router.hpp"
+
+#include <charconv>
+#include <memory>
+
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+#include "actors/phone_number.hpp"
+#include "engine/http/views.hpp"
+#include "engine/iso_time.hpp"
+
+namespace json = boost::json;
+namespace urls = boost::urls;
+
+namespace blast::engine::http {
+
+namespace {
+
+response json_response(unsigned status, const json::value& v) {
+  response r;
+  r.status = status;
+  r.body = json::serialize(v);
+  return r;
+}
+
+response error_with_details(unsigned status, const char* code, const std::string& message,
+                            json::array details) {
+  json::object err{{"code", code}, {"message", message}};
+  if (!details.empty())
+    err["details"] = std::move(details);
+  return json_response(status, json::object{{"error", std::move(err)}});
+}
+
+// Maps the actors' error values to HTTP.
+response from_error(const actors::error& e) {
+  switch (e.code) {
+    case actors::errc::not_found: return error_response(404, "not_found", e.message);
+    case actors::errc::invalid: return error_response(422, "invalid", e.message);
+    case actors::errc::busy: {
+      auto r = error_response(503, "busy", e.message);
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+    case actors::errc::unavailable: return error_response(503, "storage_unavailable", e.message);
+  }
+  return error_response(500, "internal", e.message);
+}
+
+// Adapts a router continuation to an actor callback rendering a T on success.
+template <class T, class Render>
+actors::callback<T> reply(router::done_fn done, Render render) {
+  return [done = std::move(done), render = std::move(render)](actors::result<T> r) {
+    done(r.value ? render(*r.value) : from_error(r.err));
+  };
+}
+
+std::optional<uint64_t> parse_u64(std::string_view s) {
+  uint64_t v = 0;
+  if (s.empty() || s.size() > 19)
+    return std::nullopt;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size())
+    return std::nullopt;
+  return v;
+}
+
+// Counts code points, so the limit matches what a user counts in a message.
+size_t utf8_length(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s)
+    n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+struct parsed_body {
+  std::optional<json::value> value;
+  std::optional<response> error;
+};
+
+parsed_body parse_json_object(const std::string& body) {
+  json::error_code ec;
+  json::parse_options po;
+  po.max_depth = 64;
+  auto v = json::parse(body, ec, {}, po);
+  if (ec)
+    return {std::nullopt, error_response(400, "malformed_json",
+                                         "the body is not valid JSON: " + ec.message())};
+  if (!v.is_object())
+    return {std::nullopt, error_response(422, "invalid_body", "the body must be a JSON object")};
+  return {std::move(v), std::nullopt};
+}
+
+class handler {
+public:
+  handler(actors::service& svc, const router_options& opts, request& req, router::done_fn& done)
+    : svc_(svc), opts_(opts), req_(req), done_(done) {}
+
+  void run() {
+    auto parsed = urls::parse_origin_form(req_.target);
+    if (!parsed) {
+      done_(error_response(400, "bad_target", "the request target is not a valid path"));
+      return;
+    }
+    url_ = *parsed;
+    for (auto seg : url_.segments())
+      segs_.push_back(std::string(seg));
+    if (!segs_.empty() && segs_.back().empty())
+      segs_.pop_back();  // tolerate a trailing slash
+
+    if (is({"healthz"}))
+      return only("GET", [&] { done_(json_response(200, json::object{{"status", "ok"}})); });
+    if (segs_.size() >= 2 && segs_[0] == "api" && segs_[1] == "blasts")
+      return blasts();
+    done_(error_response(404, "not_found", "no route for " + req_.method + " " +
+                                             std::string(url_.path())));
+  }
+
+private:
+  bool is(std::initializer_list<const char*> path) const {
+    if (path.size() != segs_.size())
+      return false;
+    size_t i = 0;
+    for (auto p : path)
+      if (segs_[i++] != p)
+        return false;
+    return true;
+  }
+
+  template <class F>
+  void only(const char* method, F&& f) {
+    if (req_.method != method) {
+      auto r = error_response(405, "method_not_allowed",
+                              req_.method + " is not allowed here; use " + method);
+      r.headers.emplace_back("Allow", method);
+      done_(std::move(r));
+      return;
+    }
+    f();
+  }
+
+  std::optional<std::string> param(std::string_view key) const {
+    auto params = url_.params();
+    auto it = params.find(key);
+    if (it == params.end())
+      return std::nullopt;
+    return std::string((*it).value);
+  }
+
+  void blasts() {
+    if (segs_.size() == 2) {
+      if (req_.method == "POST")
+        return create_blast();
+      return only("GET", [&] { list_blasts(); });
+    }
+    auto id = parse_u64(segs_[2]);
+    if (!id) {
+      done_(error_response(404, "not_found", "no blast with id '" + segs_[2] + "'"));
+      return;
+    }
+    if (segs_.size() == 3)
+      return only("GET", [&] {
+        svc_.get_blast(*id, reply<actors::blast_summary>(std::move(done_), [](auto& b) {
+                         return json_response(200, render_blast(b, true));
+                       }));
+      });
+    if (segs_.size() == 4 && segs_[3] == "report")
+      return only("GET", [&] {
+        svc_.get_report(*id, reply<actors::report>(std::move(done_), [](auto& r) {
+                          response res;
+                          res.body = render_report(r);
+                          return res;
+                        }));
+      });
+    if (segs_.size() == 4 && segs_[3] == "recipients")
+      return only("GET", [&] { list_recipients(*id); });
+    if (segs_.size() == 5 && segs_[3] == "recipients")
+      return only("GET", [&] {
+        svc_.get_recipient(*id, segs_[4],
+                           reply<actors::recipient_detail>(std::move(done_), [](auto& d) {
+                             return json_response(200, render_detail(d));
+                           }));
+      });
+    if (segs_.size() == 6 && segs_[3] == "recipients" && segs_[5] == "status")
+      return only("POST", [&] { update_status(*id, segs_[4]); });
+    done_(error_response(404, "not_found", "no route for " + req_.method + " " +
+                                             std::string(url_.path())));
+  }
+
+  void list_blasts() {
+    actors::blast_filter f;
+    if (auto tag = param("blastTag"))
+      f.tag = *tag;
+    if (auto st = param("status")) {
+      f.status = actors::blast_status_from_string(*st);
+      if (!f.status) {
+        done_(error_response(422, "invalid_status", "unknown blast status '" + *st + "'"));
+        return;
+      }
+    }
+    svc_.list_blasts(std::move(f),
+                     reply<std::vector<actors::blast_summary>>(std::move(done_), [](auto& list) {
+                       json::array items;
+                       for (auto& b : list)
+                         items.push_back(render_blast(b, false));
+                       return json_response(200, json::object{{"items", std::move(items)}});
+                     }));
+  }
+
+  void list_recipients(uint64_t blast) {
+    actors::recipient_query q;
+    q.limit = 100;
+    if (auto s = param("stage")) {
+      q.only = actors::stage_from_string(*s);
+      if (!q.only) {
+        done_(error_response(422, "invalid_stage", "unknown stage '" + *s + "'"));
+        return;
+      }
+    }
+    if (auto l = param("limit")) {
+      auto v = parse_u64(*l);
+      if (!v || *v == 0 || *v > opts_.max_page) {
+        done_(error_response(422, "invalid_limit",
+                             "limit must be 1.." + std::to_string(opts_.max_page)));
+        return;
+      }
+      q.limit = static_cast<uint32_t>(*v);
+    }
+    if (auto c = param("cursor")) {
+      auto v = parse_u64(*c);
+      if (!v || *v == 0 || *v > UINT32_MAX) {
+        done_(error_response(422, "invalid_cursor", "cursor '" + *c + "' is not one we issued"));
+        return;
+      }
+      q.cursor = static_cast<uint32_t>(*v);
+    }
+    svc_.list_recipients(blast, q, reply<actors::recipient_page>(std::move(done_), [](auto& p) {
+                           json::array items;
+                           for (auto& r : p.items)
+                             items.push_back(render_recipient(r));
+                           json::value next = p.next_cursor ? json::value(std::to_string(
+                                                                p.next_cursor))
+                                                            : json::value();
+                           return json_response(
+                             200, json::object{{"items", std::move(items)}, {"nextCursor", next}});
+                         }));
+  }
+
+  void update_status(uint64_t blast, const std::string& ref) {
+    auto body = parse_json_object(req_.body);
+    if (body.error)
+      return done_(std::move(*body.error));
+    auto& o = body.value->get_object();
+    auto* st = o.if_contains("stage");
+    auto stage = st && st->is_string() ? actors::stage_from_string(st->get_string())
+                                       : std::nullopt;
+    if (!stage || *stage == actors::stage::pending) {
+      done_(error_response(422, "invalid_stage",
+                           "stage must be one of sent, delivered, read, replied, closed, failed"));
+      return;
+    }
+    actors::status_update u;
+    u.observed = *stage;
+    if (auto* note = o.if_contains("note")) {
+      if (!note->is_string() && !note->is_null()) {
+        done_(error_response(422, "invalid_note", "note must be a string"));
+        return;
+      }
+      if (note->is_string())
+        u.note = std::string(note->get_string());
+    }
+    svc_.update_status(blast, ref, std::move(u),
+                       reply<actors::status_result>(std::move(done_), [](auto& r) {
+                         return json_response(
+                           200, json::object{{"recipient", render_recipient(r.view)},
+                                             {"outcome", actors::to_string(r.out)},
+                                             {"previousStage", actors::to_string(r.from)}});
+                       }));
+  }
+
+  void create_blast() {
+    auto body = parse_json_object(req_.body);
+    if (body.error)
+      return done_(std::move(*body.error));
+    auto& o = body.value->get_object();
+    actors::blast_spec spec;
+
+    auto* msg = o.if_contains("message");
+    if (!msg || !msg->is_string() || msg->get_string().empty())
+      return done_(error_response(422, "invalid_message", "message must be a non-empty string"));
+    if (utf8_length(msg->get_string()) > opts_.max_message_bytes)
+      return done_(error_response(422, "message_too_long",
+                                  "message is longer than " +
+                                    std::to_string(opts_.max_message_bytes) + " characters"));
+    spec.message = std::string(msg->get_string());
+
+    if (auto* tag = o.if_contains("blastTag"); tag && !tag->is_null()) {
+      if (!tag->is_string())
+        return done_(error_response(422, "invalid_blast_tag", "blastTag must be a string"));
+      spec.tag = std::string(tag->get_string());
+    }
+    if (auto* tr = o.if_contains("transport"); tr && !tr->is_null()) {
+      if (!tr->is_string() || tr->get_string().empty())
+        return done_(error_response(422, "invalid_transport", "transport must be a name"));
+      spec.transport = std::string(tr->get_string());
+    }
+    if (auto* at = o.if_contains("scheduledAt"); at && !at->is_null()) {
+      auto ms = at->is_string() ? parse_iso(at->get_string()) : std::nullopt;
+      if (!ms)
+        return done_(error_response(422, "invalid_scheduled_at",
+                                    "scheduledAt must be an ISO 8601 time with a time zone, "
+                                    "e.g. 2026-12-01T09:00:00Z"));
+      spec.scheduled_ms = *ms;
+    }
+
+    auto* rs = o.if_contains("recipients");
+    if (!rs || !rs->is_array() || rs->get_array().empty())
+      return done_(error_response(422, "invalid_recipients",
+                                  "recipients must be a non-empty array of phone numbers or "
+                                  "{\"phoneNumber\", \"name\", \"vars\"} objects"));
+    auto& list = rs->get_array();
+    if (list.size() > opts_.max_recipients)
+      return done_(error_response(413, "too_many_recipients",
+                                  "a blast has at most " + std::to_string(opts_.max_recipients) +
+                                    " recipients"));
+    spec.recipients.reserve(list.size());
+    json::array bad;
+    size_t bad_count = 0;
+    auto reject = [&](size_t i, const json::value& v, const char* why) {
+      if (bad.size() < 100)  // name the first hundred; the count says the rest
+        bad.push_back(json::object{{"index", i}, {"value", v}, {"reason", why}});
+      ++bad_count;
+    };
+    for (size_t i = 0; i < list.size(); ++i) {
+      auto& item = list[i];
+      actors::recipient_input in;
+      const json::value* phone = &item;
+      if (auto* obj = item.if_object()) {
+        phone = obj->if_contains("phoneNumber");
+        if (!phone) {
+          reject(i, item, "missing phoneNumber");
+          continue;
+        }
+        if (auto* n = obj->if_contains("name"); n && !n->is_null()) {
+          if (!n->is_string()) {
+            reject(i, item, "name must be a string");
+            continue;
+          }
+          in.name = std::string(n->get_string());
+        }
+        if (auto* v = obj->if_contains("vars"); v && !v->is_null()) {
+          if (!v->is_object()) {
+            reject(i, item, "vars must be an object");
+            continue;
+          }
+          if (!v->get_object().empty())
+            in.vars_json = json::serialize(*v);
+        }
+      }
+      auto p = phone->is_string() ? actors::parse_phone(phone->get_string()) : std::nullopt;
+      if (!p) {
+        reject(i, item, "not a phone number (7 to 15 digits, E.164, optional '+')");
+        continue;
+      }
+      in.phone = *p;
+      spec.recipients.push_back(std::move(in));
+    }
+    if (bad_count)
+      return done_(error_with_details(422, "invalid_recipients",
+                                      std::to_string(bad_count) + " of " +
+                                        std::to_string(list.size()) +
+                                        " recipients are invalid; nothing was created",
+                                      std::move(bad)));
+    body.value.reset();  // free the parsed document before the blast is built
+    svc_.create_blast(std::move(spec),
+                      reply<actors::blast_summary>(std::move(done_), [](auto& b) {
+                        auto r = json_response(201, render_blast(b, false));
+                        r.headers.emplace_back("Location",
+                                               "/api/blasts/" + std::to_string(b.def.id));
+                        return r;
+                      }));
+  }
+
+  actors::service& svc_;
+  const router_options& opts_;
+  request& req_;
+  router::done_fn& done_;
+  urls::url_view url_;
+  std::vector<std::string> segs_;
+};
+
+} // namespace
+
+response error_response(unsigned status, const char* code, const std::string& message) {
+  return error_with_details(status, code, message, {});
+}
+
+router::router(actors::service& svc, router_options opts) : svc_(svc), opts_(opts) {}
+
+void router::handle(request req, done_fn done) {
+  handler(svc_, opts_, req, done).run();
+}
+
+} // namespace blast::engine::http

@@ -1,0 +1,37 @@
+// The HTTP API as a function from request to response: parses and validates
+// input, calls the actor service, renders JSON. No socket, no Beast, no CAF:
+// tests drive it directly, the session drives it over TCP.
+//
+// Threading: handle() may be called from any thread; `done` is called exactly
+// once, possibly on another thread (an actor's), and must not block.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+
+#include "actors/service.hpp"
+#include "engine/http/message.hpp"
+
+namespace blast::engine::http {
+
+struct router_options {
+  size_t max_recipients = 5'000'000;  // per blast
+  size_t max_message_bytes = 4096;    // WhatsApp's text limit
+  size_t max_page = 1000;             // recipients per page
+};
+
+class router {
+public:
+  using done_fn = std::function<void(response)>;
+  router(actors::service& svc, router_options opts = {});
+  void handle(request req, done_fn done);
+
+private:
+  actors::service& svc_;
+  router_options opts_;
+};
+
+// An error response: {"error": {"code", "message"}}.
+response error_response(unsigned status, const char* code, const std::string& message);
+
+} // namespace blast::engine::http

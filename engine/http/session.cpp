@@ -1,0 +1,111 @@
+// The HTTP session: Beast's async read → router → write loop.
+#include "engine/http/session.hpp"
+
+#include <cstdio>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+
+#include "engine/log.hpp"
+
+namespace beast = boost::beast;
+namespace net = boost::asio;
+namespace bhttp = boost::beast::http;
+
+namespace blast::engine::http {
+
+session::session(net::ip::tcp::socket&& socket, router& r, const server_options& opts)
+  : stream_(std::move(socket)), router_(r), opts_(opts) {}
+
+void session::run() {
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+}
+
+void session::read() {
+  parser_.emplace();
+  parser_->body_limit(opts_.body_limit);
+  parser_->header_limit(static_cast<uint32_t>(opts_.header_limit));
+  stream_.expires_after(std::chrono::seconds(opts_.read_timeout_seconds));
+  bhttp::async_read(stream_, buffer_, *parser_,
+                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      self->on_read(ec);
+                    });
+}
+
+void session::on_read(beast::error_code ec) {
+  if (ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted ||
+      ec == beast::error::timeout || ec == net::error::connection_reset || ec == net::error::eof)
+    return close();
+  started_ = std::chrono::steady_clock::now();
+  if (ec == bhttp::error::body_limit) {
+    log_prefix_ = "(body over limit)";
+    return write(error_response(413, "body_too_large",
+                                "the body exceeds " + std::to_string(opts_.body_limit) + " bytes"),
+                 false, true);
+  }
+  if (ec == bhttp::error::header_limit) {
+    log_prefix_ = "(headers over limit)";
+    return write(error_response(431, "headers_too_large",
+                                "the headers exceed " + std::to_string(opts_.header_limit) +
+                                  " bytes"),
+                 false, true);
+  }
+  if (ec) {
+    log_prefix_ = "(unparseable request)";
+    return write(error_response(400, "bad_request", "malformed HTTP request: " + ec.message()),
+                 false, true);
+  }
+  stream_.expires_never();  // the router may take its time (a durable commit)
+  auto msg = parser_->release();
+  version_ = msg.version();
+  bool keep_alive = msg.keep_alive();
+  request req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  for (auto& f : msg)
+    req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  req.body = std::move(msg.body());
+  log_prefix_ = req.method + " " + req.target;
+  router_.handle(std::move(req), [self = shared_from_this(), keep_alive](response res) {
+    // Called on whichever thread finished the work: back onto our strand.
+    net::post(self->stream_.get_executor(), [self, keep_alive, res = std::move(res)]() mutable {
+      self->write(std::move(res), keep_alive, false);
+    });
+  });
+}
+
+void session::write(response res, bool keep_alive, bool close_after) {
+  auto out = std::make_shared<bhttp::response<bhttp::string_body>>(
+    static_cast<bhttp::status>(res.status), version_);
+  out->set(bhttp::field::server, "blastd");
+  out->set(bhttp::field::content_type, res.content_type);
+  for (auto& [k, v] : res.headers)
+    out->set(k, v);
+  out->keep_alive(keep_alive && !close_after);
+  out->body() = std::move(res.body);
+  out->prepare_payload();
+  if (log_enabled(log_level::info)) {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::steady_clock::now() - started_)
+                .count();
+    char tail[96];
+    std::snprintf(tail, sizeof tail, " %u %.2fms %zuB", res.status, us / 1000.0,
+                  out->body().size());
+    log(log_level::info, log_prefix_ + tail);
+  }
+  stream_.expires_after(std::chrono::seconds(opts_.read_timeout_seconds));
+  bhttp::async_write(stream_, *out,
+                     [self = shared_from_this(), out](beast::error_code ec, std::size_t) {
+                       if (ec || !out->keep_alive())
+                         return self->close();
+                       self->read();
+                     });
+}
+
+void session::close() {
+  beast::error_code ec;
+  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  stream_.close();
+}
+
+} // namespace blast::engine::http

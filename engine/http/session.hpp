@@ -1,0 +1,40 @@
+// One HTTP connection: reads a request (with limits and a read timeout),
+// hands it to the router, writes the answer on the connection's strand, and
+// keeps the connection alive as the client asks. Private to engine/http.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "engine/http/router.hpp"
+#include "engine/http/server.hpp"
+
+namespace blast::engine::http {
+
+class session : public std::enable_shared_from_this<session> {
+public:
+  session(boost::asio::ip::tcp::socket&& socket, router& r, const server_options& opts);
+  void run();
+
+private:
+  void read();
+  void on_read(boost::beast::error_code ec);
+  void write(response res, bool keep_alive, bool close_after);
+  void close();
+
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  router& router_;
+  const server_options& opts_;
+  unsigned version_ = 11;
+  std::string log_prefix_;  // "METHOD target", for the request log line
+  std::chrono::steady_clock::time_point started_;
+};
+
+} // namespace blast::engine::http

@@ -1,0 +1,572 @@
+// The RocksDB event log: one column family holds the chained events, the others
+// hold what can be rebuilt from them (stream and message-id indexes) plus meta.
+//
+// Layout (all keys and numbers in keys are big-endian so that keys sort by number):
+//   default      be64(seq)                              -> encode(event)
+//   streams      'b' be64(blast) be64(seq)              -> ""   (every event with blast != 0)
+//                'r' be64(blast) be32(recipient) be64(seq) -> "" (every event with recipient != 0)
+//   message_ids  message_id                             -> be64(blast) be32(recipient)
+//   snapshots    name                                   -> caller's blob
+//   meta         "schema_version" -> be32, "last_seq" -> be64, "chain_head" -> 32 bytes
+// Every append writes its events, their index entries and the new last_seq and
+// chain_head in one WriteBatch, so meta and log can never disagree after a crash.
+#include "storage/event_log.hpp"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/snapshot.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <mutex>
+#include <tuple>
+#include <utility>
+
+namespace blast::storage {
+
+namespace {
+
+constexpr const char* cf_streams = "streams";
+constexpr const char* cf_message_ids = "message_ids";
+constexpr const char* cf_snapshots = "snapshots";
+constexpr const char* cf_meta = "meta";
+
+constexpr const char* meta_schema_version = "schema_version";
+constexpr const char* meta_last_seq = "last_seq";
+constexpr const char* meta_chain_head = "chain_head";
+
+// Sequential scans read each block once: a large readahead turns them into
+// big reads, and keeping their blocks out of the cache protects the hot ones.
+constexpr size_t scan_readahead = 2 << 20;
+// Index hits are fetched from the log in batches of this many keys (MultiGet).
+constexpr size_t stream_fetch_batch = 64;
+
+void put_be(std::string& out, uint64_t v, size_t bytes) {
+  for (size_t i = bytes; i-- > 0;)
+    out.push_back(static_cast<char>(static_cast<uint8_t>(v >> (8 * i))));
+}
+
+uint64_t get_be(std::string_view in) {
+  uint64_t v = 0;
+  for (char c : in)
+    v = (v << 8) | static_cast<uint8_t>(c);
+  return v;
+}
+
+std::string blast_prefix(uint64_t blast) {
+  std::string k{"b"};
+  put_be(k, blast, 8);
+  return k;
+}
+
+std::string recipient_prefix(uint64_t blast, uint32_t recipient) {
+  std::string k{"r"};
+  put_be(k, blast, 8);
+  put_be(k, recipient, 4);
+  return k;
+}
+
+// The smallest key greater than every key starting with `prefix`; empty if
+// there is none (prefix all 0xff), which means "no upper bound".
+std::string prefix_successor(std::string prefix) {
+  while (!prefix.empty()) {
+    auto& c = reinterpret_cast<unsigned char&>(prefix.back());
+    if (c != 0xff) {
+      ++c;
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return prefix;
+}
+
+std::string_view view(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+std::string_view view(const hash256& h) {
+  return {reinterpret_cast<const char*>(h.data()), h.size()};
+}
+
+std::string seq_str(uint64_t seq) { return "seq " + std::to_string(seq); }
+
+status rocks_error(const rocksdb::Status& s, const std::string& what) {
+  errc code = errc::io_error;
+  if (s.IsCorruption())
+    code = errc::corruption;
+  else if (s.IsInvalidArgument())
+    code = errc::invalid_argument;
+  return {code, what + ": " + s.ToString()};
+}
+
+status corruption(std::string msg) { return {errc::corruption, std::move(msg)}; }
+
+rocksdb::CompressionType pick_compression() {
+  // The Debian package links LZ4, but a self-built librocksdb may not: ask it.
+  auto supported = rocksdb::GetSupportedCompressions();
+  auto has = [&](rocksdb::CompressionType t) {
+    return std::find(supported.begin(), supported.end(), t) != supported.end();
+  };
+  if (has(rocksdb::kLZ4Compression))
+    return rocksdb::kLZ4Compression;
+  if (has(rocksdb::kSnappyCompression))
+    return rocksdb::kSnappyCompression;
+  return rocksdb::kNoCompression;
+}
+
+} // namespace
+
+struct event_log::impl {
+  log_options opts;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // owned; released before db closes
+  rocksdb::ColumnFamilyHandle* log_cf = nullptr;
+  rocksdb::ColumnFamilyHandle* streams_cf = nullptr;
+  rocksdb::ColumnFamilyHandle* message_ids_cf = nullptr;
+  rocksdb::ColumnFamilyHandle* snapshots_cf = nullptr;
+  rocksdb::ColumnFamilyHandle* meta_cf = nullptr;
+
+  // last_seq and head are read by any thread and written by the appender after
+  // a successful Write; the mutex keeps the pair consistent.
+  mutable std::mutex mu;
+  uint64_t last_seq = 0;
+  hash256 head{};
+  // Set after a failed Write: RocksDB may have part of it in its WAL, so the
+  // in-memory head can no longer be trusted. Only the appender touches it.
+  bool failed = false;
+
+  ~impl() {
+    if (!db)
+      return;
+    for (auto* h : handles)
+      db->DestroyColumnFamilyHandle(h);
+    db->Close();
+  }
+
+  status open(const std::string& dir);
+  status load_meta();
+  status read_meta(const rocksdb::ReadOptions& ro, uint64_t& seq, hash256& hash) const;
+  status fetch(const rocksdb::ReadOptions& ro, const std::vector<uint64_t>& seqs,
+               const std::function<bool(const event&)>& fn, bool& more) const;
+};
+
+status event_log::impl::open(const std::string& dir) {
+  rocksdb::Options db_opts;
+  db_opts.create_if_missing = true;
+  db_opts.create_missing_column_families = true;
+  // Two cores: one flush and one compaction thread.
+  db_opts.IncreaseParallelism(2);
+  // Several column families share the WAL; the rarely written ones (snapshots,
+  // meta between appends) would otherwise keep old WAL files alive forever.
+  db_opts.max_total_wal_size = 256ull << 20;
+
+  rocksdb::BlockBasedTableOptions table;
+  // One cache for all column families instead of one default cache each.
+  table.block_cache = rocksdb::NewLRUCache(64 << 20);
+  // Point look-ups (get, stream fetches, message ids) skip files that cannot hold the key.
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+
+  rocksdb::ColumnFamilyOptions cf_opts;
+  cf_opts.compression = pick_compression();
+  cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const char* name :
+       {rocksdb::kDefaultColumnFamilyName.c_str(), cf_streams, cf_message_ids, cf_snapshots,
+        cf_meta})
+    cfs.emplace_back(name, cf_opts);
+
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(db_opts, dir, cfs, &handles, &raw);
+  if (!s.ok())
+    return rocks_error(s, "cannot open event log in " + dir);
+  db.reset(raw);
+  log_cf = handles[0];
+  streams_cf = handles[1];
+  message_ids_cf = handles[2];
+  snapshots_cf = handles[3];
+  meta_cf = handles[4];
+  return load_meta();
+}
+
+status event_log::impl::read_meta(const rocksdb::ReadOptions& ro, uint64_t& seq,
+                                  hash256& hash) const {
+  std::string v;
+  auto s = db->Get(ro, meta_cf, meta_last_seq, &v);
+  if (!s.ok())
+    return s.IsNotFound() ? corruption("meta last_seq is missing")
+                          : rocks_error(s, "cannot read meta last_seq");
+  if (v.size() != 8)
+    return corruption("meta last_seq has " + std::to_string(v.size()) + " bytes, expected 8");
+  seq = get_be(v);
+  s = db->Get(ro, meta_cf, meta_chain_head, &v);
+  if (!s.ok())
+    return s.IsNotFound() ? corruption("meta chain_head is missing")
+                          : rocks_error(s, "cannot read meta chain_head");
+  if (v.size() != hash.size())
+    return corruption("meta chain_head has " + std::to_string(v.size()) + " bytes, expected 32");
+  std::copy(v.begin(), v.end(), hash.begin());
+  return {};
+}
+
+status event_log::impl::load_meta() {
+  rocksdb::ReadOptions ro;
+  std::string v;
+  auto s = db->Get(ro, meta_cf, meta_schema_version, &v);
+  if (s.IsNotFound()) {
+    // A new log, or a log whose meta was lost: only the former may be initialised.
+    std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(ro, log_cf)};
+    it->SeekToFirst();
+    if (!it->status().ok())
+      return rocks_error(it->status(), "cannot read the log");
+    if (it->Valid())
+      return corruption("the log holds events but meta has no schema_version");
+    std::string version;
+    put_be(version, schema_version, 4);
+    rocksdb::WriteBatch wb;
+    wb.Put(meta_cf, meta_schema_version, version);
+    wb.Put(meta_cf, meta_last_seq, seq_key(0));
+    wb.Put(meta_cf, meta_chain_head, view(hash256{}));
+    rocksdb::WriteOptions wo;
+    wo.sync = true;  // once per log; a later crash must not find events without meta
+    s = db->Write(wo, &wb);
+    if (!s.ok())
+      return rocks_error(s, "cannot initialise meta");
+    return {};
+  }
+  if (!s.ok())
+    return rocks_error(s, "cannot read meta schema_version");
+  if (v.size() != 4)
+    return corruption("meta schema_version has " + std::to_string(v.size()) +
+                      " bytes, expected 4");
+  if (auto found = get_be(v); found != schema_version)
+    return {errc::invalid_argument, "event log has schema version " + std::to_string(found) +
+                                      ", this build reads version " +
+                                      std::to_string(schema_version)};
+
+  uint64_t meta_seq = 0;
+  hash256 meta_head{};
+  if (auto st = read_meta(ro, meta_seq, meta_head); !st)
+    return st;
+
+  // meta and events are written in one batch, so any disagreement means the
+  // files were damaged or edited; appending would extend a broken chain.
+  std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(ro, log_cf)};
+  it->SeekToLast();
+  if (!it->status().ok())
+    return rocks_error(it->status(), "cannot read the log");
+  uint64_t log_seq = 0;
+  if (it->Valid()) {
+    log_seq = seq_from_key(view(it->key()));
+    if (log_seq == 0)
+      return corruption("the log's last key is not a sequence number");
+  }
+  if (log_seq != meta_seq)
+    return corruption("meta last_seq is " + std::to_string(meta_seq) + " but the log ends at " +
+                      seq_str(log_seq));
+  if (log_seq != 0) {
+    // Cheap tail check (one hash); verify() checks the whole chain.
+    auto h = chain_hash(log_seq, view(it->value()));
+    if (h != meta_head)
+      return corruption(seq_str(log_seq) + ": chain hash " + to_hex(h) +
+                        " differs from meta chain_head " + to_hex(meta_head));
+  } else if (meta_head != hash256{}) {
+    return corruption("the log is empty but meta chain_head is not zero");
+  }
+  last_seq = meta_seq;
+  head = meta_head;
+  return {};
+}
+
+status event_log::impl::fetch(const rocksdb::ReadOptions& ro, const std::vector<uint64_t>& seqs,
+                              const std::function<bool(const event&)>& fn, bool& more) const {
+  std::vector<std::string> keys;
+  keys.reserve(seqs.size());
+  std::vector<rocksdb::Slice> slices;
+  slices.reserve(seqs.size());
+  for (auto seq : seqs) {
+    keys.push_back(seq_key(seq));
+    slices.emplace_back(keys.back());
+  }
+  std::vector<rocksdb::PinnableSlice> values(seqs.size());
+  std::vector<rocksdb::Status> statuses(seqs.size());
+  db->MultiGet(ro, log_cf, slices.size(), slices.data(), values.data(), statuses.data(),
+               /*sorted_input=*/true);
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    if (statuses[i].IsNotFound())
+      return corruption(seq_str(seqs[i]) + ": in the stream index but not in the log");
+    if (!statuses[i].ok())
+      return rocks_error(statuses[i], "cannot read " + seq_str(seqs[i]));
+    auto e = decode(seqs[i], view(values[i]));
+    if (!e)
+      return corruption(seq_str(seqs[i]) + ": undecodable event");
+    if (!fn(*e)) {
+      more = false;
+      return {};
+    }
+  }
+  return {};
+}
+
+event_log::event_log(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+event_log::~event_log() = default;
+
+std::unique_ptr<event_log> event_log::open(const std::string& dir, const log_options& opts,
+                                           status& st) {
+  auto p = std::make_unique<impl>();
+  p->opts = opts;
+  st = p->open(dir);
+  if (!st)
+    return nullptr;
+  return std::unique_ptr<event_log>(new event_log(std::move(p)));
+}
+
+status event_log::append(std::vector<event>& batch) {
+  auto& d = *impl_;
+  if (batch.empty())
+    return {};
+  if (d.failed)
+    return {errc::io_error, "an earlier write failed; reopen the event log"};
+  for (const auto& e : batch)
+    if (e.message_id.size() > std::numeric_limits<uint32_t>::max() ||
+        e.payload.size() > std::numeric_limits<uint32_t>::max())
+      return {errc::invalid_argument, "message_id or payload longer than 4 GiB"};
+
+  // The caller gets its events back unchanged on failure, so remember what the
+  // loop below overwrites.
+  std::vector<std::pair<uint64_t, hash256>> saved;
+  saved.reserve(batch.size());
+  for (const auto& e : batch)
+    saved.emplace_back(e.seq, e.prev_hash);
+  auto restore = [&] {
+    for (size_t i = 0; i < batch.size(); ++i)
+      std::tie(batch[i].seq, batch[i].prev_hash) = saved[i];
+  };
+
+  // Only this thread writes last_seq/head, so reading them unlocked is safe.
+  uint64_t seq = d.last_seq;
+  hash256 prev = d.head;
+  rocksdb::WriteBatch wb;
+  try {
+    std::string key;
+    for (auto& e : batch) {
+      e.seq = ++seq;
+      e.prev_hash = prev;
+      auto value = encode(e);
+      auto k = seq_key(seq);
+      wb.Put(d.log_cf, k, value);
+      if (e.blast != 0) {
+        key = blast_prefix(e.blast);
+        key += k;
+        wb.Put(d.streams_cf, key, rocksdb::Slice{});
+      }
+      if (e.recipient != 0) {
+        key = recipient_prefix(e.blast, e.recipient);
+        key += k;
+        wb.Put(d.streams_cf, key, rocksdb::Slice{});
+      }
+      if (!e.message_id.empty()) {
+        // A message id seen again is re-bound: the latest event wins.
+        key.clear();
+        put_be(key, e.blast, 8);
+        put_be(key, e.recipient, 4);
+        wb.Put(d.message_ids_cf, e.message_id, key);
+      }
+      prev = chain_hash(seq, value);
+    }
+    wb.Put(d.meta_cf, meta_last_seq, seq_key(seq));
+    wb.Put(d.meta_cf, meta_chain_head, view(prev));
+  } catch (...) {
+    restore();
+    throw;
+  }
+
+  rocksdb::WriteOptions wo;
+  wo.sync = d.opts.sync;
+  auto s = d.db->Write(wo, &wb);
+  if (!s.ok()) {
+    restore();
+    d.failed = true;
+    return {errc::io_error, "append of " + std::to_string(batch.size()) + " events failed: " +
+                                s.ToString()};
+  }
+  std::lock_guard lock{d.mu};
+  d.last_seq = seq;
+  d.head = prev;
+  return {};
+}
+
+uint64_t event_log::last_seq() const {
+  std::lock_guard lock{impl_->mu};
+  return impl_->last_seq;
+}
+
+hash256 event_log::head() const {
+  std::lock_guard lock{impl_->mu};
+  return impl_->head;
+}
+
+status event_log::scan(uint64_t from, const std::function<bool(const event&)>& fn) const {
+  auto& d = *impl_;
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = scan_readahead;
+  ro.fill_cache = false;
+  // The iterator reads an implicit snapshot: events appended meanwhile are not visited.
+  std::unique_ptr<rocksdb::Iterator> it{d.db->NewIterator(ro, d.log_cf)};
+  for (it->Seek(seq_key(from)); it->Valid(); it->Next()) {
+    auto seq = seq_from_key(view(it->key()));
+    if (seq == 0)
+      return corruption("a log key is not a sequence number");
+    auto e = decode(seq, view(it->value()));
+    if (!e)
+      return corruption(seq_str(seq) + ": undecodable event");
+    if (!fn(*e))
+      return {};
+  }
+  if (!it->status().ok())
+    return rocks_error(it->status(), "scan of the log failed");
+  return {};
+}
+
+status event_log::scan_stream(uint64_t blast, uint32_t recipient,
+                              const std::function<bool(const event&)>& fn) const {
+  auto& d = *impl_;
+  auto prefix = recipient == 0 ? blast_prefix(blast) : recipient_prefix(blast, recipient);
+  auto end = prefix_successor(prefix);
+  rocksdb::Slice upper{end};
+
+  // Index and log are read at the same point in time.
+  rocksdb::ManagedSnapshot snap{d.db.get()};
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap.snapshot();
+  rocksdb::ReadOptions index_ro = ro;
+  if (!end.empty())
+    index_ro.iterate_upper_bound = &upper;
+
+  std::unique_ptr<rocksdb::Iterator> it{d.db->NewIterator(index_ro, d.streams_cf)};
+  std::vector<uint64_t> seqs;
+  seqs.reserve(stream_fetch_batch);
+  bool more = true;
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    auto key = view(it->key());
+    // The upper bound already ends the range; this guards the no-bound case.
+    if (key.substr(0, prefix.size()) != prefix)
+      break;
+    if (key.size() != prefix.size() + 8)
+      return corruption("malformed stream index key of " + std::to_string(key.size()) + " bytes");
+    seqs.push_back(get_be(key.substr(prefix.size())));
+    if (seqs.size() == stream_fetch_batch) {
+      if (auto st = d.fetch(ro, seqs, fn, more); !st || !more)
+        return st;
+      seqs.clear();
+    }
+  }
+  if (!it->status().ok())
+    return rocks_error(it->status(), "scan of the stream index failed");
+  if (!seqs.empty())
+    return d.fetch(ro, seqs, fn, more);
+  return {};
+}
+
+std::optional<event> event_log::get(uint64_t seq) const {
+  rocksdb::PinnableSlice v;
+  auto s = impl_->db->Get(rocksdb::ReadOptions{}, impl_->log_cf, seq_key(seq), &v);
+  if (!s.ok())
+    return std::nullopt;
+  return decode(seq, view(v));
+}
+
+std::optional<recipient_ref> event_log::find_message(std::string_view message_id) const {
+  if (message_id.empty())
+    return std::nullopt;  // events without a message id are not indexed
+  rocksdb::PinnableSlice v;
+  auto s = impl_->db->Get(rocksdb::ReadOptions{}, impl_->message_ids_cf,
+                          rocksdb::Slice{message_id.data(), message_id.size()}, &v);
+  if (!s.ok() || v.size() != 12)
+    return std::nullopt;
+  auto bytes = view(v);
+  return recipient_ref{get_be(bytes.substr(0, 8)), static_cast<uint32_t>(get_be(bytes.substr(8)))};
+}
+
+status event_log::verify() const {
+  auto& d = *impl_;
+  // One snapshot for meta and log: verify() may run while the journal appends.
+  rocksdb::ManagedSnapshot snap{d.db.get()};
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap.snapshot();
+  uint64_t meta_seq = 0;
+  hash256 meta_head{};
+  if (auto st = d.read_meta(ro, meta_seq, meta_head); !st)
+    return st;
+
+  ro.readahead_size = scan_readahead;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it{d.db->NewIterator(ro, d.log_cf)};
+  uint64_t expected = 1;
+  hash256 prev{};  // the first event's prev_hash is all zero
+  for (it->SeekToFirst(); it->Valid(); it->Next(), ++expected) {
+    auto seq = seq_from_key(view(it->key()));
+    if (seq == 0)
+      return corruption(seq_str(expected) + ": the key after " + seq_str(expected - 1) +
+                        " is not a sequence number");
+    if (seq != expected)
+      return corruption(seq_str(expected) + ": missing, the log continues at " + seq_str(seq));
+    auto e = decode(seq, view(it->value()));
+    if (!e)
+      return corruption(seq_str(seq) + ": undecodable event");
+    if (e->prev_hash != prev) {
+      if (seq == 1)
+        return corruption(seq_str(1) + ": prev_hash of the first event is not zero");
+      // Without a hash of its own, the chain cannot tell whether the earlier
+      // event or this one's prev_hash was altered; name the earlier, the first
+      // that may be bad, and mention both.
+      return corruption(seq_str(seq) + ": chain hash " + to_hex(prev) +
+                        " does not match prev_hash " + to_hex(e->prev_hash) + " stored in " +
+                        seq_str(seq) + " (" + seq_str(seq - 1) + " or the prev_hash of " +
+                        seq_str(seq) + " was altered)");
+    }
+    prev = chain_hash(seq, view(it->value()));
+  }
+  if (!it->status().ok())
+    return rocks_error(it->status(), "scan of the log failed");
+
+  uint64_t last = expected - 1;
+  if (last < meta_seq)
+    return corruption(seq_str(last + 1) + ": missing, meta last_seq is " +
+                      std::to_string(meta_seq));
+  if (last > meta_seq)
+    return corruption(seq_str(meta_seq + 1) + ": beyond meta last_seq " +
+                      std::to_string(meta_seq));
+  if (prev != meta_head)
+    return corruption(seq_str(last) + ": chain hash " + to_hex(prev) +
+                      " differs from meta chain_head " + to_hex(meta_head));
+  return {};
+}
+
+status event_log::put_snapshot(std::string_view name, std::string_view blob) {
+  if (name.empty())
+    return {errc::invalid_argument, "snapshot name is empty"};
+  rocksdb::WriteOptions wo;
+  wo.sync = impl_->opts.sync;
+  auto s = impl_->db->Put(wo, impl_->snapshots_cf, rocksdb::Slice{name.data(), name.size()},
+                          rocksdb::Slice{blob.data(), blob.size()});
+  if (!s.ok())
+    return {errc::io_error, "cannot write snapshot " + std::string(name) + ": " + s.ToString()};
+  return {};
+}
+
+std::optional<std::string> event_log::get_snapshot(std::string_view name) const {
+  std::string v;
+  auto s = impl_->db->Get(rocksdb::ReadOptions{}, impl_->snapshots_cf,
+                          rocksdb::Slice{name.data(), name.size()}, &v);
+  if (!s.ok())
+    return std::nullopt;
+  return v;
+}
+
+} // namespace blast::storage
