@@ -525,7 +525,7 @@ status event_log::verify() const {
       // Without a hash of its own, the chain cannot tell whether the earlier
       // event or this one's prev_hash was altered; name the earlier, the first
       // that may be bad, and mention both.
-      return corruption(seq_str(seq) + ": chain hash " + to_hex(prev) +
+      return corruption(seq_str(seq - 1) + ": chain hash " + to_hex(prev) +
                         " does not match prev_hash " + to_hex(e->prev_hash) + " stored in " +
                         seq_str(seq) + " (" + seq_str(seq - 1) + " or the prev_hash of " +
                         seq_str(seq) + " was altered)");

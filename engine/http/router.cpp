@@ -112,6 +112,8 @@ public:
 
     if (is({"healthz"}))
       return only("GET", [&] { done_(json_response(200, json::object{{"status", "ok"}})); });
+    if (is({"metrics"}))
+      return only("GET", [&] { metrics(); });
     if (segs_.size() >= 2 && segs_[0] == "api" && segs_[1] == "blasts")
       return blasts();
     done_(error_response(404, "not_found", "no route for " + req_.method + " " +
@@ -187,6 +189,28 @@ private:
       return only("POST", [&] { update_status(*id, segs_[4]); });
     done_(error_response(404, "not_found", "no route for " + req_.method + " " +
                                              std::string(url_.path())));
+  }
+
+  // Prometheus text exposition format, version 0.0.4.
+  void metrics() {
+    svc_.get_stats(reply<actors::service_stats>(std::move(done_), [](auto& s) {
+      response r;
+      r.content_type = "text/plain; version=0.0.4";
+      auto metric = [&](const char* name, const char* type, const char* help, uint64_t v) {
+        r.body += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type +
+                  "\n" + name + " " + std::to_string(v) + "\n";
+      };
+      metric("blastd_blasts", "gauge", "Blasts known to the engine.", s.blasts);
+      metric("blastd_recipient_actors_active", "gauge",
+             "Recipient actors activated and not yet passivated.", s.active_recipient_actors);
+      metric("blastd_journal_commits_total", "counter",
+             "Group commits (one WriteBatch and WAL sync each).", s.journal_commits);
+      metric("blastd_journal_events_total", "counter", "Events committed by the journal.",
+             s.journal_events);
+      metric("blastd_log_last_seq", "gauge", "Sequence number of the last event in the log.",
+             s.last_seq);
+      return r;
+    }));
   }
 
   void list_blasts() {

@@ -4,7 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "storage/event_log.hpp"
-#include "tests/storage/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <rocksdb/db.h>
 
@@ -39,7 +39,7 @@ event make_event(uint64_t blast, uint32_t recipient, std::string payload,
 }
 
 struct log_fixture {
-  test::temp_dir dir;
+  blast::test::temp_dir dir;
   std::unique_ptr<event_log> log;
 
   log_fixture() { reopen(); }
@@ -317,7 +317,22 @@ BOOST_AUTO_TEST_CASE(open_refuses_a_log_whose_tail_disagrees_with_meta) {
   BOOST_TEST(st.code == errc::corruption);
   BOOST_TEST(st.message.find("last_seq") != std::string::npos, st.message);
 
-  // Put seq 5 back, altered: the tail check catches it.
+  // Meta behind the log: an append's meta was lost, so its head is unknown.
+  raw_edit([](rocksdb::DB& db, rocksdb::ColumnFamilyHandle& log_cf,
+              rocksdb::ColumnFamilyHandle& meta) {
+    auto e = make_event(1, 0, "extra");
+    BOOST_TEST_REQUIRE(db.Put({}, &log_cf, seq_key(5), encode(e)).ok());
+    BOOST_TEST_REQUIRE(db.Put({}, &log_cf, seq_key(6), encode(e)).ok());
+    BOOST_TEST_REQUIRE(db.Put({}, &meta, "last_seq", seq_key(5)).ok());
+  });
+  st = try_reopen();
+  BOOST_TEST(st.code == errc::corruption);
+  BOOST_TEST(st.message.find("last_seq is 5") != std::string::npos, st.message);
+  raw_edit([](rocksdb::DB& db, rocksdb::ColumnFamilyHandle& log_cf, rocksdb::ColumnFamilyHandle&) {
+    BOOST_TEST_REQUIRE(db.Delete({}, &log_cf, seq_key(6)).ok());
+  });
+
+  // seq 5 back where meta expects it, but altered: the tail check catches it.
   raw_edit([](rocksdb::DB& db, rocksdb::ColumnFamilyHandle& log_cf, rocksdb::ColumnFamilyHandle&) {
     auto e = make_event(1, 0, "forged");
     BOOST_TEST_REQUIRE(db.Put({}, &log_cf, seq_key(5), encode(e)).ok());

@@ -4,7 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "storage/journal.hpp"
-#include "tests/storage/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <algorithm>
 #include <ostream>
@@ -80,7 +80,7 @@ private:
 };
 
 struct journal_fixture {
-  test::temp_dir dir;
+  blast::test::temp_dir dir;
   std::unique_ptr<event_log> log;
 
   journal_fixture() {
@@ -136,7 +136,8 @@ BOOST_AUTO_TEST_CASE(concurrent_submissions_are_group_committed) {
             // A submission comes back whole, in its own order, with contiguous seqs.
             bool good = evs.size() == n;
             for (size_t k = 0; good && k < n; ++k)
-              good = evs[k].seq == evs[0].seq + k && evs[k].payload == tag + "/" + std::to_string(k);
+              good = evs[k].seq == evs[0].seq + k &&
+                     evs[k].payload == tag + "/" + std::to_string(k);
             if (!good)
               ++bad_submissions;
             if (!evs.empty())

@@ -1,5 +1,5 @@
 // A fresh directory under /tmp for one test case, removed when the case ends,
-// so that cases never see each other's logs.
+// so that cases never see each other's data.
 #pragma once
 
 #include <cstdlib>
@@ -8,12 +8,12 @@
 #include <string>
 #include <system_error>
 
-namespace blast::storage::test {
+namespace blast::test {
 
 class temp_dir {
 public:
   temp_dir() {
-    std::string tmpl = "/tmp/blast-storage-test-XXXXXX";
+    std::string tmpl = "/tmp/blast-test-XXXXXX";
     if (!mkdtemp(tmpl.data()))
       throw std::runtime_error("mkdtemp failed");
     path_ = tmpl;
@@ -31,4 +31,4 @@ private:
   std::string path_;
 };
 
-} // namespace blast::storage::test
+} // namespace blast::test

@@ -1,0 +1,50 @@
+// A small blocking HTTP/1.1 client over POSIX sockets for blastd's own tools
+// (blastctl, benchmarks) and end-to-end tests: one request per call on a
+// keep-alive connection that is reopened when the server closes it.
+// Not for the open internet: no TLS, no chunked request bodies, no redirects.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace blast::tools {
+
+struct http_reply {
+  int status = 0;  // 0 when the request could not be made (see error)
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;
+  std::string error;
+  std::string header(const std::string& lower_name) const;
+};
+
+class http_client {
+public:
+  http_client(std::string host, uint16_t port);
+  ~http_client();
+  http_client(const http_client&) = delete;
+  http_client& operator=(const http_client&) = delete;
+
+  http_reply request(const std::string& method, const std::string& target,
+                     const std::string& body = {},
+                     const std::string& content_type = "application/json");
+  http_reply get(const std::string& target) { return request("GET", target); }
+  http_reply post(const std::string& target, const std::string& body) {
+    return request("POST", target, body);
+  }
+
+private:
+  bool connect_socket(std::string& error);
+  void close_socket();
+  http_reply attempt(const std::string& wire, bool& retryable);
+
+  std::string host_;
+  uint16_t port_;
+  int fd_ = -1;
+};
+
+// Splits "http://host:port" (or "host:port") into its parts.
+bool parse_base_url(const std::string& url, std::string& host, uint16_t& port);
+
+} // namespace blast::tools

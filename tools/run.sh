@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# README command 1: install, build, and start blastd on the embedded default
+# (event log in ./data, manual transport, no outside service). Extra arguments
+# go to blastd, e.g. tools/run.sh --listen 127.0.0.1:9090.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/build.sh
+exec ./build/blastd --data-dir ./data "$@"
