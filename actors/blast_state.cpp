@@ -3,7 +3,6 @@
 #include "actors/blast_state.hpp"
 
 #include <algorithm>
-#include <numeric>
 
 #include <boost/json.hpp>
 
@@ -184,18 +183,17 @@ bool blast_state::apply(const storage::event& e) {
 
 std::vector<storage::event> make_blast_events(const blast_spec& spec, uint64_t id,
                                               int64_t now_ms, size_t chunk) {
-  // De-duplicate by number, first occurrence wins, order kept.
-  std::vector<uint32_t> order(spec.recipients.size());
-  std::iota(order.begin(), order.end(), 0u);
-  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    return spec.recipients[a].phone < spec.recipients[b].phone;
-  });
+  // De-duplicate by number, first occurrence wins, order kept: sort (phone,
+  // position) pairs, which compares in place instead of through the spec.
+  std::vector<std::pair<uint64_t, uint32_t>> by_phone(spec.recipients.size());
+  for (uint32_t i = 0; i < by_phone.size(); ++i)
+    by_phone[i] = {spec.recipients[i].phone, i};
+  std::sort(by_phone.begin(), by_phone.end());
   std::vector<bool> keep(spec.recipients.size(), true);
-  for (size_t i = 1; i < order.size(); ++i)
-    if (spec.recipients[order[i]].phone == spec.recipients[order[i - 1]].phone)
-      keep[order[i]] = false;
-  order.clear();
-  order.shrink_to_fit();
+  for (size_t i = 1; i < by_phone.size(); ++i)
+    if (by_phone[i].first == by_phone[i - 1].first)
+      keep[by_phone[i].second] = false;
+  by_phone = {};
   uint32_t total = static_cast<uint32_t>(std::count(keep.begin(), keep.end(), true));
 
   std::vector<storage::event> out;

@@ -80,11 +80,12 @@ struct parsed_body {
   std::optional<response> error;
 };
 
-parsed_body parse_json_object(const std::string& body) {
+// `sp` lets a large document live in one arena that is released at once.
+parsed_body parse_json_object(const std::string& body, json::storage_ptr sp = {}) {
   json::error_code ec;
   json::parse_options po;
   po.max_depth = 64;
-  auto v = json::parse(body, ec, {}, po);
+  auto v = json::parse(body, ec, std::move(sp), po);
   if (ec)
     return {std::nullopt, error_response(400, "malformed_json",
                                          "the body is not valid JSON: " + ec.message())};
@@ -305,7 +306,10 @@ private:
   }
 
   void create_blast() {
-    auto body = parse_json_object(req_.body);
+    // A million recipients make millions of small nodes: an arena sized like
+    // the body allocates them without malloc and frees them in one go.
+    auto body = parse_json_object(
+      req_.body, json::make_shared_resource<json::monotonic_resource>(req_.body.size() + 1024));
     if (body.error)
       return done_(std::move(*body.error));
     auto& o = body.value->get_object();

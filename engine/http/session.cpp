@@ -2,6 +2,7 @@
 #include "engine/http/session.hpp"
 
 #include <cstdio>
+#include <malloc.h>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -13,6 +14,11 @@ namespace net = boost::asio;
 namespace bhttp = boost::beast::http;
 
 namespace blast::engine::http {
+
+namespace {
+constexpr size_t large_body = 8u << 20;
+constexpr size_t big_read_buffer = 256u << 10;
+} // namespace
 
 session::session(net::ip::tcp::socket&& socket, router& r, const server_options& opts)
   : stream_(std::move(socket)), router_(r), opts_(opts) {}
@@ -26,10 +32,38 @@ void session::read() {
   parser_->body_limit(opts_.body_limit);
   parser_->header_limit(static_cast<uint32_t>(opts_.header_limit));
   stream_.expires_after(std::chrono::seconds(opts_.read_timeout_seconds));
-  bhttp::async_read(stream_, buffer_, *parser_,
-                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                      self->on_read(ec);
-                    });
+  bhttp::async_read_header(stream_, buffer_, *parser_,
+                           [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                             self->on_header(ec);
+                           });
+}
+
+void session::on_header(beast::error_code ec) {
+  if (ec)
+    return on_read(ec);
+  // Beast reads at most the buffer's free capacity (512 bytes when it is
+  // empty) per system call: give a large body large reads.
+  if (auto len = parser_->content_length(); len && *len > 65536)
+    buffer_.reserve(big_read_buffer);
+  auto read_body = [self = shared_from_this()] {
+    bhttp::async_read(self->stream_, self->buffer_, *self->parser_,
+                      [self](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  };
+  // Clients such as curl ask before sending a large body and wait a second
+  // for "100 Continue" if nobody answers.
+  if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
+    auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
+                                                                      parser_->get().version());
+    bhttp::async_write(stream_, *cont,
+                       [self = shared_from_this(), cont, read_body](beast::error_code ec,
+                                                                    std::size_t) {
+                         if (ec)
+                           return self->close();
+                         read_body();
+                       });
+    return;
+  }
+  read_body();
 }
 
 void session::on_read(beast::error_code ec) {
@@ -65,6 +99,9 @@ void session::on_read(beast::error_code ec) {
   for (auto& f : msg)
     req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
   req.body = std::move(msg.body());
+  large_request_ = req.body.size() >= large_body;
+  if (buffer_.capacity() >= big_read_buffer)
+    buffer_.shrink_to_fit();  // idle keep-alive connections stay small
   log_prefix_ = req.method + " " + req.target;
   router_.handle(std::move(req), [self = shared_from_this(), keep_alive](response res) {
     // Called on whichever thread finished the work: back onto our strand.
@@ -96,6 +133,12 @@ void session::write(response res, bool keep_alive, bool close_after) {
   stream_.expires_after(std::chrono::seconds(opts_.read_timeout_seconds));
   bhttp::async_write(stream_, *out,
                      [self = shared_from_this(), out](beast::error_code ec, std::size_t) {
+                       if (self->large_request_) {
+                         // Handling a big body (a million recipients) freed hundreds of MB
+                         // that glibc would otherwise keep: hand them back to the system.
+                         self->large_request_ = false;
+                         malloc_trim(0);
+                       }
                        if (ec || !out->keep_alive())
                          return self->close();
                        self->read();

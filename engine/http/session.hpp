@@ -23,6 +23,7 @@ public:
 
 private:
   void read();
+  void on_header(boost::beast::error_code ec);
   void on_read(boost::beast::error_code ec);
   void write(response res, bool keep_alive, bool close_after);
   void close();
@@ -33,6 +34,7 @@ private:
   router& router_;
   const server_options& opts_;
   unsigned version_ = 11;
+  bool large_request_ = false;  // trim the heap once it is answered
   std::string log_prefix_;  // "METHOD target", for the request log line
   std::chrono::steady_clock::time_point started_;
 };
