@@ -17,7 +17,13 @@ namespace blast::test {
 class blastd_process {
 public:
   blastd_process(const std::string& binary, const std::string& data_dir,
-                 const std::string& stderr_file) {
+                 const std::string& stderr_file, std::vector<std::string> extra_args = {}) {
+    std::vector<std::string> args = {binary, "--data-dir", data_dir, "--listen", "127.0.0.1:0"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
     int out[2];
     if (pipe(out) != 0)
       throw std::runtime_error("pipe failed");
@@ -30,8 +36,7 @@ public:
       close(out[1]);
       if (FILE* err = std::fopen(stderr_file.c_str(), "a"))
         dup2(fileno(err), 2);
-      execl(binary.c_str(), binary.c_str(), "--data-dir", data_dir.c_str(), "--listen",
-            "127.0.0.1:0", static_cast<char*>(nullptr));
+      execv(binary.c_str(), argv.data());
       _exit(127);
     }
     close(out[1]);
