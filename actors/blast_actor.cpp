@@ -47,8 +47,29 @@ recipient_view view_of(const blast_state& b, uint32_t id) {
 
 blast_summary summary_of(const blast_state& b) { return {b.def, b.status, b.counts()}; }
 
-std::string not_found_recipient(const blast_state& b, const std::string& ref) {
-  return "blast " + std::to_string(b.def.id) + " has no recipient '" + ref + "'";
+// The recipient `ref` names, or nullopt after answering not_found.
+template <class T>
+std::optional<uint32_t> resolve_or_reply(const blast_state& b, const std::string& ref,
+                                         callback<T>& reply) {
+  auto id = resolve(b, ref);
+  if (!id)
+    reply(result<T>::fail(errc::not_found,
+                          "blast " + std::to_string(b.def.id) + " has no recipient '" + ref + "'"));
+  return id;
+}
+
+// The recipient's actor, activated from the table if it is passivated.
+active_recipient& activate(self_ptr self, const runtime& rt, uint32_t id) {
+  auto& b = *self->state.blast;
+  auto& slot = self->state.active[id];
+  if (!slot.handle) {
+    ++*rt.active_recipients;
+    slot.handle = spawn_recipient(self->system(), rt, caf::actor_cast<caf::actor>(self),
+                                  {b.def.id, id, b.phone(id), std::string(b.name(id))},
+                                  b.funnel_of(id));
+    self->link_to(slot.handle);  // dies with its blast on shutdown
+  }
+  return slot;
 }
 
 caf::behavior blast_actor(self_ptr self, runtime rt, std::shared_ptr<blast_state> state) {
@@ -82,11 +103,9 @@ caf::behavior blast_actor(self_ptr self, runtime rt, std::shared_ptr<blast_state
     },
     [=](recipient_msg& m) {
       auto& b = *self->state.blast;
-      auto id = resolve(b, m.ref);
-      if (!id) {
-        m.reply(result<recipient_detail>::fail(errc::not_found, not_found_recipient(b, m.ref)));
+      auto id = resolve_or_reply(b, m.ref, m.reply);
+      if (!id)
         return;
-      }
       recipient_detail d;
       d.view = view_of(b, *id);
       auto st = rt.log->scan_stream(b.def.id, *id, [&](const storage::event& e) {
@@ -100,20 +119,10 @@ caf::behavior blast_actor(self_ptr self, runtime rt, std::shared_ptr<blast_state
       m.reply(result<recipient_detail>::ok(std::move(d)));
     },
     [=](update_msg& m) {
-      auto& b = *self->state.blast;
-      auto id = resolve(b, m.ref);
-      if (!id) {
-        m.reply(result<status_result>::fail(errc::not_found, not_found_recipient(b, m.ref)));
+      auto id = resolve_or_reply(*self->state.blast, m.ref, m.reply);
+      if (!id)
         return;
-      }
-      auto& slot = self->state.active[*id];
-      if (!slot.handle) {
-        ++*rt.active_recipients;
-        slot.handle = spawn_recipient(self->system(), rt, caf::actor_cast<caf::actor>(self),
-                                      {b.def.id, *id, b.phone(*id), std::string(b.name(*id))},
-                                      b.funnel_of(*id));
-        self->link_to(slot.handle);  // dies with its blast on shutdown
-      }
+      auto& slot = activate(self, rt, *id);
       ++slot.sent;
       status_evidence ev{m.update.observed, now_ms(), storage::event_source::manual,
                          std::move(m.update.note), {}};
