@@ -11,9 +11,10 @@ namespace blast::actors {
 struct runtime;
 class blast_state;
 
-// Spawns the actor of a blast. `state` is either folded already (recovery) or
-// empty, to be folded from the create_msg the manager forwards first.
-caf::actor spawn_blast(caf::actor_system& sys, const runtime& rt,
+// Spawns the actor of a blast. `state` is either folded already (recovery:
+// sending resumes at once) or empty, to be folded from the create_msg the
+// manager forwards first. Status changes are reported to `manager`.
+caf::actor spawn_blast(caf::actor_system& sys, const runtime& rt, caf::actor manager,
                        std::shared_ptr<blast_state> state);
 
 } // namespace blast::actors

@@ -35,7 +35,7 @@ caf::behavior blast_manager(self_ptr self, runtime rt,
                             std::map<uint64_t, std::shared_ptr<blast_state>> recovered) {
   // Linked, so that a shutdown of the manager takes every blast actor with it.
   auto spawn_linked = [=](std::shared_ptr<blast_state> b) {
-    auto h = spawn_blast(self->system(), rt, std::move(b));
+    auto h = spawn_blast(self->system(), rt, caf::actor_cast<caf::actor>(self), std::move(b));
     self->link_to(h);
     return h;
   };
@@ -69,6 +69,18 @@ caf::behavior blast_manager(self_ptr self, runtime rt,
     [=](recipients_msg& m) { route(self, m, m.blast, m.reply); },
     [=](recipient_msg& m) { route(self, m, m.blast, m.reply); },
     [=](update_msg& m) { route(self, m, m.blast, m.reply); },
+    [=](lifecycle_msg& m) { route(self, m, m.blast, m.reply); },
+    [=](resend_msg& m) { route(self, m, m.blast, m.reply); },
+    [=](route_msg& m) {
+      auto it = self->state.blasts.find(m.blast);
+      if (it != self->state.blasts.end())
+        self->send(it->second.handle, std::move(m));
+    },
+    [=](status_changed_msg& m) {
+      auto it = self->state.blasts.find(m.blast);
+      if (it != self->state.blasts.end())
+        it->second.status = m.status;
+    },
     [=](stats_msg& m) {
       service_stats s;
       s.blasts = self->state.blasts.size();

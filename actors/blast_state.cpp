@@ -39,6 +39,23 @@ std::string string_or(const json::object& o, std::string_view key) {
 }
 } // namespace
 
+namespace {
+constexpr std::array<const char*, send_state_count> send_state_names{
+  "none", "requested", "sent", "retrying", "failed", "unknown"};
+} // namespace
+
+const char* to_string(send_state s) {
+  auto i = static_cast<size_t>(s);
+  return i < send_state_names.size() ? send_state_names[i] : "invalid";
+}
+
+std::optional<send_state> send_state_from_string(std::string_view s) {
+  for (size_t i = 0; i < send_state_names.size(); ++i)
+    if (s == send_state_names[i])
+      return static_cast<send_state>(i);
+  return std::nullopt;
+}
+
 const char* to_string(blast_status s) {
   auto i = static_cast<size_t>(s);
   return i < status_names.size() ? status_names[i] : "unknown";
@@ -67,6 +84,9 @@ std::string_view blast_state::vars_json(uint32_t id) const {
 void blast_state::add_recipient(uint64_t phone, std::string_view name, std::string_view vars) {
   phones_.push_back(phone);
   funnels_.emplace_back();
+  send_states_.push_back(static_cast<uint8_t>(send_state::none));
+  attempts_.push_back(0);
+  ++send_counts_[static_cast<size_t>(send_state::none)];
   if (!name.empty() || !vars.empty()) {
     profiles_.append(name);
     profiles_.push_back('\0');
@@ -105,6 +125,45 @@ outcome blast_state::apply_status(uint32_t id, stage observed, int64_t time_ms) 
     ++counts_[static_cast<size_t>(f.current)];
   }
   return out;
+}
+
+void blast_state::set_send_state(uint32_t id, send_state s) {
+  auto& cur = send_states_[id - 1];
+  --send_counts_[cur];
+  ++send_counts_[static_cast<size_t>(s)];
+  cur = static_cast<uint8_t>(s);
+}
+
+void blast_state::apply_send_state(const storage::event& e) {
+  using storage::event_type;
+  if (!valid(e.recipient))
+    return;
+  switch (e.type) {
+    case event_type::send_requested: {
+      set_send_state(e.recipient, send_state::requested);
+      json::error_code ec;
+      auto v = json::parse(e.payload, ec);
+      auto* o = ec ? nullptr : v.if_object();
+      auto attempt = o ? int_or(*o, "attempt", 1) : 1;
+      attempts_[e.recipient - 1] = static_cast<uint8_t>(std::min<int64_t>(attempt, 255));
+      break;
+    }
+    case event_type::send_succeeded:
+      set_send_state(e.recipient, send_state::sent);
+      break;
+    case event_type::send_failed:
+      set_send_state(e.recipient,
+                     funnel_evidence(e) ? send_state::failed : send_state::retrying);
+      break;
+    default:
+      break;
+  }
+}
+
+void blast_state::finish_replay() {
+  for (uint32_t id = 1; id <= size(); ++id)
+    if (sending(id) == send_state::requested)
+      set_send_state(id, send_state::unknown);
 }
 
 void blast_state::set_funnel(uint32_t id, const funnel& f) {
@@ -161,11 +220,18 @@ bool blast_state::apply(const storage::event& e) {
       }
       return true;
     }
-    case event_type::recipient_status: {
-      auto observed = status_event_stage(e);
-      if (!observed || !valid(e.recipient))
+    case event_type::recipient_status:
+    case event_type::send_requested:
+    case event_type::send_succeeded:
+    case event_type::send_failed: {
+      if (!valid(e.recipient))
         return false;
-      apply_status(e.recipient, *observed, e.time_ms);
+      auto evidence = funnel_evidence(e);
+      if (e.type == event_type::recipient_status && !evidence)
+        return false;
+      apply_send_state(e);
+      if (evidence)
+        apply_status(e.recipient, *evidence, e.time_ms);
       return true;
     }
     case event_type::blast_status: {
@@ -275,6 +341,88 @@ storage::event make_status_event(uint64_t blast, uint32_t recipient, const statu
     p["note"] = ev.note;
   if (!ev.provider_status.empty())
     p["providerStatus"] = ev.provider_status;
+  if (!ev.event_id.empty())
+    p["eventId"] = ev.event_id;
+  if (!ev.raw.empty())
+    p["raw"] = ev.raw;
+  e.payload = json::serialize(p);
+  return e;
+}
+
+std::optional<stage> funnel_evidence(const storage::event& e) {
+  using storage::event_type;
+  switch (e.type) {
+    case event_type::recipient_status:
+      return status_event_stage(e);
+    case event_type::send_succeeded:
+      return stage::sent;
+    case event_type::send_failed: {
+      json::error_code ec;
+      auto v = json::parse(e.payload, ec);
+      auto* o = ec ? nullptr : v.if_object();
+      auto* fin = o ? o->if_contains("final") : nullptr;
+      if (fin && fin->is_bool() && fin->get_bool())
+        return stage::failed;
+      return std::nullopt;
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+namespace {
+storage::event recipient_event(storage::event_type t, storage::event_source src, uint64_t blast,
+                               uint32_t recipient, int64_t time_ms) {
+  storage::event e;
+  e.type = t;
+  e.source = src;
+  e.blast = blast;
+  e.recipient = recipient;
+  e.time_ms = time_ms;
+  return e;
+}
+} // namespace
+
+storage::event make_send_requested(uint64_t blast, uint32_t recipient, uint32_t attempt,
+                                   const std::string& text, int64_t time_ms) {
+  auto e = recipient_event(storage::event_type::send_requested, storage::event_source::system,
+                           blast, recipient, time_ms);
+  e.payload = json::serialize(json::object{{"attempt", attempt}, {"text", text}});
+  return e;
+}
+
+storage::event make_send_succeeded(uint64_t blast, uint32_t recipient,
+                                   const std::string& message_id, const std::string& document,
+                                   int64_t time_ms) {
+  auto e = recipient_event(storage::event_type::send_succeeded, storage::event_source::transport,
+                           blast, recipient, time_ms);
+  e.message_id = message_id;
+  e.payload = document;
+  return e;
+}
+
+storage::event make_send_failed(uint64_t blast, uint32_t recipient, uint32_t attempt,
+                                const std::string& kind, const std::string& error, bool final,
+                                int64_t retry_after_ms, int64_t time_ms) {
+  auto e = recipient_event(storage::event_type::send_failed, storage::event_source::transport,
+                           blast, recipient, time_ms);
+  json::object p{{"attempt", attempt}, {"kind", kind}, {"error", error}, {"final", final}};
+  if (retry_after_ms > 0)
+    p["retryAfterMs"] = retry_after_ms;
+  e.payload = json::serialize(p);
+  return e;
+}
+
+storage::event make_blast_status(uint64_t blast, blast_status s, const std::string& reason,
+                                 storage::event_source source, int64_t time_ms) {
+  storage::event e;
+  e.type = storage::event_type::blast_status;
+  e.source = source;
+  e.blast = blast;
+  e.time_ms = time_ms;
+  json::object p{{"status", to_string(s)}};
+  if (!reason.empty())
+    p["reason"] = reason;
   e.payload = json::serialize(p);
   return e;
 }

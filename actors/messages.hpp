@@ -8,7 +8,9 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +18,7 @@
 #include <caf/all.hpp>
 
 #include "actors/service.hpp"
+#include "plugins/host/transport_plugin.hpp"
 #include "storage/event.hpp"
 #include "storage/status.hpp"
 
@@ -26,11 +29,22 @@ class journal;
 
 namespace blast::actors {
 
-// What every actor needs from the outside; owned by the service, outlives the actors.
+// A configured transport instance as the actors see it.
+struct transport_entry {
+  caf::actor handle;        // the transport actor; null for the built-in `manual`
+  uint32_t max_attempts = 5;
+  int64_t retry_base_ms = 500;
+};
+using transport_map = std::map<std::string, transport_entry>;
+
+// What every actor needs from the outside; owned by the service, outlives the
+// actors. Copied into every actor: keep it small (pointers and handles).
 struct runtime {
   storage::event_log* log = nullptr;
   storage::journal* journal = nullptr;
   caf::actor reporting;
+  caf::actor ingest;
+  std::shared_ptr<const transport_map> transports;
   int64_t passivate_after_ms = 30000;
   std::atomic<uint64_t>* active_recipients = nullptr;  // recipient actors alive now
 };
@@ -46,17 +60,43 @@ struct recipient_msg { uint64_t blast; std::string ref; callback<recipient_detai
 struct update_msg { uint64_t blast; std::string ref; status_update update;
                     callback<status_result> reply; };
 struct stats_msg { callback<service_stats> reply; };
+struct lifecycle_msg { uint64_t blast; lifecycle action; callback<blast_summary> reply; };
+struct resend_msg { uint64_t blast; std::vector<send_state> states; callback<uint64_t> reply; };
+// blast actor → manager: keeps the directory's status current for listings.
+struct status_changed_msg { uint64_t blast; blast_status status; };
+
+// The sending pipeline: blast actor → transport actor → blast actor.
+struct send_item { uint32_t recipient; uint64_t phone; std::string text; uint32_t attempt; };
+struct send_batch_msg { caf::actor reply_to; uint64_t blast; std::vector<send_item> items; };
+struct send_outcome { uint32_t recipient; uint32_t attempt; plugins::send_result result;
+                      int64_t time_ms; };
+struct send_results_msg { std::vector<send_outcome> outcomes; };
+// Worker thread → transport actor.
+struct sends_done_msg { caf::actor reply_to; std::vector<send_outcome> outcomes; };
+
+// Observations: transport (push) → ingest → manager → blast actor → recipient actor.
+struct pushed_msg { std::string transport; storage::event_source source;
+                    std::vector<plugins::observation> observations; };
+struct bound_msg { std::vector<std::string> message_ids; };  // these ids are now resolvable
+struct route_msg { uint64_t blast; uint32_t recipient; status_evidence evidence; };
+
+// Events a blast actor writes for a recipient whose actor is active go
+// through that actor, so each recipient has one writer at a time.
+struct owned_event_msg { storage::event event; };
+struct owned_committed_msg { storage::status st; storage::event event; };
+// A batch the blast actor committed itself (its recipients were passivated).
+struct blast_committed_msg { storage::status st; std::vector<storage::event> events;
+                             std::function<void(const storage::status&)> then; };
 
 // Blast actor ↔ recipient actor.
 struct observe_msg { status_evidence evidence; callback<status_result> reply; };
-struct committed_msg { storage::status st; funnel next; outcome out; stage from;
-                       callback<status_result> reply; };
 struct synced_msg { uint32_t recipient; funnel state; };
 struct idle_msg { uint32_t recipient; uint64_t processed; };
 
 // → reporting actor.
 struct register_msg { uint64_t blast; uint64_t total; std::array<uint64_t, stage_count> counts; };
 struct transition_msg { uint64_t blast; stage from; stage to; };
+struct delta_msg { uint64_t blast; std::array<int64_t, stage_count> delta; };
 struct report_msg { uint64_t blast; callback<report> reply; };
 
 } // namespace blast::actors
@@ -69,13 +109,28 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::recipient_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::update_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::stats_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::observe_msg)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::committed_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::synced_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::idle_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::register_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::transition_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::report_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::lifecycle_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::resend_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::status_changed_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::send_batch_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::send_results_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::sends_done_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::pushed_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::bound_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::route_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::owned_event_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::owned_committed_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::blast_committed_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::delta_msg)
 
 CAF_BEGIN_TYPE_ID_BLOCK(blast, caf::first_custom_type_id)
   CAF_ADD_ATOM(blast, blast::actors, idle_atom, "idle")
+  CAF_ADD_ATOM(blast, blast::actors, tick_atom, "tick")
+  CAF_ADD_ATOM(blast, blast::actors, start_atom, "start")
+  CAF_ADD_ATOM(blast, blast::actors, retry_atom, "retry")
 CAF_END_TYPE_ID_BLOCK(blast)

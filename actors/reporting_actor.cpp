@@ -30,6 +30,13 @@ caf::behavior reporting_actor(caf::stateful_actor<reporting_state>* self) {
       --it->second.by_stage[static_cast<size_t>(t.from)];
       ++it->second.by_stage[static_cast<size_t>(t.to)];
     },
+    [=](delta_msg& d) {
+      auto it = self->state.blasts.find(d.blast);
+      if (it == self->state.blasts.end())
+        return;
+      for (size_t i = 0; i < stage_count; ++i)
+        it->second.by_stage[i] += static_cast<uint64_t>(d.delta[i]);
+    },
     [=](report_msg& m) {
       auto it = self->state.blasts.find(m.blast);
       if (it == self->state.blasts.end()) {

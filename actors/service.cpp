@@ -8,8 +8,11 @@
 
 #include "actors/blast_manager.hpp"
 #include "actors/clock.hpp"
+#include "actors/ingest_actor.hpp"
 #include "actors/messages.hpp"
 #include "actors/reporting_actor.hpp"
+#include "actors/transport_actor.hpp"
+#include "actors/worker_pool.hpp"
 #include "storage/event_log.hpp"
 #include "storage/journal.hpp"
 
@@ -55,6 +58,8 @@ public:
       error = "replaying the log failed: " + (st ? fold_error : st.message);
       return false;
     }
+    for (auto& [id, b] : blasts)
+      b->finish_replay();
     startup_.blasts = blasts.size();
     for (auto& [id, b] : blasts)
       startup_.recipients += b->size();
@@ -67,12 +72,67 @@ public:
     rt_.passivate_after_ms = opts_.passivate_after_ms;
     rt_.active_recipients = &active_recipients_;
     rt_.reporting = spawn_reporting(*system_);
+    rt_.ingest = spawn_ingest(*system_, rt_);
+    if (!start_transports(error))
+      return false;
     for (auto& [id, b] : blasts)
       caf::anon_send(rt_.reporting, register_msg{id, b->size(), b->counts()});
     manager_ = spawn_blast_manager(*system_, rt_, std::move(blasts));
+    caf::anon_send(rt_.ingest, manager_);
     startup_.replay_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return true;
+  }
+
+  // Loads each configured transport's plugin, creates its instance and
+  // spawns its transport actor. `manual` is built in.
+  bool start_transports(std::string& error) {
+    auto map = std::make_shared<transport_map>();
+    (*map)["manual"] = transport_entry{};
     transports_ = {"manual"};
+    for (auto& t : opts_.transports) {
+      if (map->count(t.name)) {
+        error = "transport '" + t.name + "' is configured twice (or shadows the built-in one)";
+        return false;
+      }
+      auto& lib = libraries_[t.plugin];
+      if (!lib) {
+        auto path = opts_.plugin_dir + "/" + plugins::plugin_file_name(t.plugin);
+        lib = plugins::plugin_library::load(path, error, opts_.log);
+        if (!lib) {
+          error = "transport '" + t.name + "': " + error;
+          return false;
+        }
+      }
+      auto ingest = rt_.ingest;
+      auto name = t.name;
+      std::shared_ptr<plugins::transport_instance> inst = lib->create(
+        t.plugin_config,
+        [ingest, name](std::vector<plugins::observation>&& obs) {
+          caf::anon_send(ingest,
+                         pushed_msg{name, storage::event_source::transport, std::move(obs)});
+        },
+        error);
+      if (!inst) {
+        error = "transport '" + t.name + "' (plugin " + t.plugin + "): " + error;
+        return false;
+      }
+      if (!inst->can(1u /* BLAST_CAP_SEND */)) {
+        error = "transport '" + t.name + "': plugin " + t.plugin + " cannot send";
+        return false;
+      }
+      auto pool = std::make_shared<worker_pool>(t.workers);
+      instances_.push_back(inst);
+      pools_.push_back(pool);
+      (*map)[t.name] = transport_entry{spawn_transport(*system_, t, inst, pool), t.max_attempts,
+                                       t.retry_base_ms};
+      transports_.push_back(t.name);
+    }
+    if (!map->count(opts_.default_transport)) {
+      error = "defaultTransport '" + opts_.default_transport + "' is not a configured transport";
+      return false;
+    }
+    rt_.transports = map;
     return true;
   }
 
@@ -136,16 +196,30 @@ public:
                    }});
   }
 
+  void change_lifecycle(uint64_t blast, lifecycle action, callback<blast_summary> cb) override {
+    caf::anon_send(manager_, lifecycle_msg{blast, action, std::move(cb)});
+  }
+  void resend(uint64_t blast, std::vector<send_state> states, callback<uint64_t> cb) override {
+    caf::anon_send(manager_, resend_msg{blast, std::move(states), std::move(cb)});
+  }
+
   void stop() override {
     if (!system_)
       return;
-    // Actors first (their pending commits are answered by the journal), then
-    // the journal drains, then the system joins its workers.
+    // Plugin instances first (no push after destroy), then the actors (their
+    // pending commits are answered by the journal), then the journal drains,
+    // then the system joins its workers, and the worker pools finish.
+    for (auto& [name, entry] : *rt_.transports)
+      if (entry.handle)
+        caf::anon_send_exit(entry.handle, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(manager_, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(rt_.reporting, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(rt_.ingest, caf::exit_reason::user_shutdown);
+    pools_.clear();      // joins: in-flight plugin calls finish
+    instances_.clear();  // destroys the instances (transport actors hold the last refs)
     journal_->stop();
     manager_ = nullptr;
-    rt_.reporting = nullptr;
+    rt_ = runtime{};
     system_.reset();
     journal_.reset();
   }
@@ -158,6 +232,9 @@ private:
   std::unique_ptr<caf::actor_system> system_;
   runtime rt_;
   caf::actor manager_;
+  std::map<std::string, std::shared_ptr<plugins::plugin_library>> libraries_;
+  std::vector<std::shared_ptr<plugins::transport_instance>> instances_;
+  std::vector<std::shared_ptr<worker_pool>> pools_;
   std::atomic<uint64_t> next_blast_{1};
   std::atomic<uint64_t> active_recipients_{0};
   startup_stats startup_;

@@ -26,7 +26,10 @@ enum class errc : uint8_t {
   invalid = 2,      // the request contradicts the state (e.g. an unknown transport)
   unavailable = 3,  // storage failed; nothing was acknowledged
   busy = 4,         // the journal queue is full; try again later
+  conflict = 5,     // not possible in the blast's current status (e.g. resume a completed blast)
 };
+
+enum class lifecycle : uint8_t { pause = 1, resume = 2, cancel = 3 };
 
 struct error {
   errc code = errc::not_found;
@@ -47,6 +50,7 @@ struct blast_summary {
   blast_definition def;
   blast_status status = blast_status::pending;
   std::array<uint64_t, stage_count> counts{};  // recipients per current stage
+  std::array<uint64_t, send_state_count> sending{};  // recipients per send state
 };
 
 struct blast_filter {
@@ -67,10 +71,13 @@ struct recipient_view {
   std::string name;
   std::string vars_json;  // serialised JSON object, or empty
   funnel state;
+  send_state sending = send_state::none;
+  uint8_t attempts = 0;
 };
 
 struct recipient_query {
   std::optional<stage> only;  // nullopt = every stage
+  std::optional<send_state> only_sending;  // nullopt = every send state
   uint32_t limit = 100;
   uint32_t cursor = 1;        // first recipient id to consider
 };
@@ -106,12 +113,29 @@ struct status_result {
   stage from = stage::pending;
 };
 
+// A transport instance from the configuration: its name, its plugin, the
+// host's own settings, and the rest of its JSON object for the plugin.
+struct transport_options {
+  std::string name;
+  std::string plugin;             // file blast_<plugin>.so in the plugin folder
+  std::string plugin_config = "{}";
+  double rate_per_second = 0;     // 0 = unlimited
+  uint32_t max_in_flight = 256;   // sends handed to the plugin at once
+  uint32_t workers = 4;           // threads that run the plugin's blocking calls
+  uint32_t max_attempts = 5;      // per recipient, for retryable errors
+  int64_t retry_base_ms = 500;    // first backoff; doubles per attempt, with jitter
+};
+
 struct service_options {
   std::string data_dir = "./data";
+  std::string plugin_dir = "./build/plugins";
+  std::vector<transport_options> transports;  // besides the built-in `manual`
   std::string default_transport = "manual";
   size_t threads = 2;                  // CAF scheduler threads
   int64_t passivate_after_ms = 30000;  // an idle recipient actor exits after this
   bool sync = true;                    // WAL fsync per group commit (tests may turn it off)
+  // Where plugins' log lines go (level: 0 error .. 3 debug); default stderr.
+  std::function<void(int level, const std::string& message)> log;
 };
 
 struct startup_stats {
@@ -150,6 +174,10 @@ public:
   virtual void update_status(uint64_t blast, std::string ref, status_update u,
                              callback<status_result> cb) = 0;
   virtual void get_stats(callback<service_stats> cb) = 0;
+  virtual void change_lifecycle(uint64_t blast, lifecycle action, callback<blast_summary> cb) = 0;
+  // Sends again to recipients in `states` (unknown, failed) that have no
+  // evidence of having received the message; answers how many.
+  virtual void resend(uint64_t blast, std::vector<send_state> states, callback<uint64_t> cb) = 0;
 
   // Stops accepting work, lets in-flight commits finish, flushes the journal.
   virtual void stop() = 0;

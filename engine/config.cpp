@@ -1,6 +1,7 @@
 // Configuration loading: defaults < JSON file < command-line flags.
 #include "engine/config.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -31,6 +32,78 @@ bool parse_listen(const std::string& text, std::string& host, uint16_t& port) {
   }
   host = h.empty() ? "0.0.0.0" : h;
   port = static_cast<uint16_t>(p);
+  return true;
+}
+
+actors::transport_options default_sim() {
+  actors::transport_options t;
+  t.name = "sim";
+  t.plugin = "sim";
+  t.plugin_config = R"({"seed":42})";
+  return t;
+}
+
+bool parse_transport(const std::string& name, const std::string& text,
+                     actors::transport_options& out, std::string& error) {
+  json::error_code ec;
+  auto v = json::parse(text, ec);
+  auto* o = ec ? nullptr : v.if_object();
+  auto fail = [&](const std::string& why) {
+    error = "transport '" + name + "': " + why;
+    return false;
+  };
+  if (!o)
+    return fail("must be a JSON object");
+  out = actors::transport_options{};
+  out.name = name;
+  if (name.empty() || name.find('/') != std::string::npos)
+    return fail("a transport name must be non-empty and contain no '/'");
+  auto* plugin = o->if_contains("plugin");
+  if (!plugin || !plugin->is_string() || plugin->get_string().empty())
+    return fail("\"plugin\" (the plugin's name, e.g. \"sim\") is required");
+  out.plugin = std::string(plugin->get_string());
+  if (out.plugin.find('/') != std::string::npos)
+    return fail("\"plugin\" is a name, not a path: plugins are found in pluginDir");
+  json::object rest;
+  for (auto& [key, value] : *o) {
+    auto number = [&](double lo, double hi, double& dst) {
+      double d = value.is_int64() ? static_cast<double>(value.get_int64())
+                 : value.is_uint64() ? static_cast<double>(value.get_uint64())
+                 : value.is_double() ? value.get_double() : -1;
+      if (d < lo || d > hi)
+        return fail("\"" + std::string(key) + "\" must be a number in [" +
+                    std::to_string(lo) + ", " + std::to_string(hi) + "]");
+      dst = d;
+      return true;
+    };
+    double d = 0;
+    if (key == "plugin") {
+      continue;
+    } else if (key == "ratePerSecond") {
+      if (!number(0, 1e7, d))
+        return false;
+      out.rate_per_second = d;
+    } else if (key == "maxInFlight") {
+      if (!number(1, 1e6, d))
+        return false;
+      out.max_in_flight = static_cast<uint32_t>(d);
+    } else if (key == "workers") {
+      if (!number(1, 256, d))
+        return false;
+      out.workers = static_cast<uint32_t>(d);
+    } else if (key == "maxAttempts") {
+      if (!number(1, 100, d))
+        return false;
+      out.max_attempts = static_cast<uint32_t>(d);
+    } else if (key == "retryBaseMs") {
+      if (!number(1, 3.6e6, d))
+        return false;
+      out.retry_base_ms = static_cast<int64_t>(d);
+    } else {
+      rest[key] = value;
+    }
+  }
+  out.plugin_config = json::serialize(rest);
   return true;
 }
 
@@ -86,7 +159,23 @@ bool apply_file(const std::string& path, config& c, std::string& error) {
       *dst = static_cast<size_t>(*n);
     }
   }
-  // "transports" is read by the plugin host (a later release); accepted here.
+  if (auto* ts = o.if_contains("transports")) {
+    if (!ts->is_object()) {
+      error = "config: 'transports' must be an object of named transport instances";
+      return false;
+    }
+    c.transports.clear();
+    for (auto& [name, t] : ts->get_object()) {
+      actors::transport_options opts;
+      if (!parse_transport(std::string(name), json::serialize(t), opts, error)) {
+        error = "config: " + error;
+        return false;
+      }
+      c.transports.push_back(std::move(opts));
+    }
+    if (!o.if_contains("defaultTransport"))
+      c.default_transport = c.transports.empty() ? "manual" : c.transports.front().name;
+  }
   return true;
 }
 
@@ -94,13 +183,16 @@ bool apply_file(const std::string& path, config& c, std::string& error) {
 
 config_result load_config(int argc, char** argv, config& out) {
   po::options_description desc("blastd — marketing blasts tracked through the funnel\n\nOptions");
-  std::string config_file, listen, data_dir, level;
+  std::string config_file, listen, data_dir, level, plugin_dir, default_transport;
   desc.add_options()
     ("help,h", "show this help")
     ("version", "print the version")
     ("config", po::value(&config_file), "JSON configuration file")
     ("listen", po::value(&listen), "host:port to listen on (default 127.0.0.1:8080)")
     ("data-dir", po::value(&data_dir), "folder of the event log (default ./data)")
+    ("plugin-dir", po::value(&plugin_dir), "folder of transport plugins (default: plugins/ "
+                                          "beside the blastd executable)")
+    ("default-transport", po::value(&default_transport), "transport of blasts that name none")
     ("log-level", po::value(&level), "error | warn | info | debug (default info)")
     ("io-threads", po::value(&out.io_threads), "HTTP I/O threads (default 1)")
     ("actor-threads", po::value(&out.actor_threads), "actor scheduler threads (default 2)");
@@ -132,6 +224,16 @@ config_result load_config(int argc, char** argv, config& out) {
   }
   if (!data_dir.empty())
     out.data_dir = data_dir;
+  if (!plugin_dir.empty())
+    out.plugin_dir = plugin_dir;
+  if (!default_transport.empty())
+    out.default_transport = default_transport;
+  if (out.plugin_dir.empty()) {
+    // Beside the executable: build/blastd finds build/plugins from any folder.
+    std::error_code ec;
+    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    out.plugin_dir = ec ? "./plugins" : (exe.parent_path() / "plugins").string();
+  }
   if (!level.empty() && !parse_log_level(level, out.level)) {
     std::cerr << "blastd: --log-level must be error, warn, info or debug\n";
     return config_result::exit_error;

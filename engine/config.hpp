@@ -5,16 +5,30 @@
 #include <cstdint>
 #include <string>
 
+#include <vector>
+
+#include "actors/service.hpp"
 #include "engine/log.hpp"
 
 namespace blast::engine {
+
+actors::transport_options default_sim();
+
+// Parses one transport instance's object: "plugin" and the host's own keys
+// (ratePerSecond, maxInFlight, workers, maxAttempts, retryBaseMs); every other
+// key is the plugin's config. False with `error` on a bad value.
+bool parse_transport(const std::string& name, const std::string& json_object,
+                     actors::transport_options& out, std::string& error);
 
 struct config {
   std::string listen_address = "127.0.0.1";
   uint16_t listen_port = 8080;
   std::string data_dir = "./data";
-  std::string plugin_dir = "./build/plugins";
-  std::string default_transport = "manual";
+  std::string plugin_dir;  // default: "plugins" beside the blastd executable
+  // The embedded default: the simulated channel. A config file's "transports"
+  // replaces this list.
+  std::vector<actors::transport_options> transports = {default_sim()};
+  std::string default_transport = "sim";
   log_level level = log_level::info;
   size_t io_threads = 1;
   size_t actor_threads = 2;

@@ -1,5 +1,6 @@
 // blastd: boots storage and actors (replaying the log), serves HTTP, and
 // shuts down cleanly on SIGINT/SIGTERM.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -31,6 +32,11 @@ int main(int argc, char** argv) {
   actors::service_options so;
   so.data_dir = cfg.data_dir;
   so.default_transport = cfg.default_transport;
+  so.plugin_dir = cfg.plugin_dir;
+  so.transports = cfg.transports;
+  so.log = [](int level, const std::string& message) {
+    engine::log(static_cast<engine::log_level>(std::clamp(level, 0, 3)), message);
+  };
   so.threads = cfg.actor_threads;
   so.passivate_after_ms = cfg.passivate_after_ms;
   std::string error;

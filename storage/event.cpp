@@ -88,6 +88,12 @@ const char* to_string(event_type t) {
       return "recipient_status";
     case event_type::blast_status:
       return "blast_status";
+    case event_type::send_requested:
+      return "send_requested";
+    case event_type::send_succeeded:
+      return "send_succeeded";
+    case event_type::send_failed:
+      return "send_failed";
   }
   // A type written by a newer build: decode() keeps its number.
   return "unknown";
@@ -95,7 +101,8 @@ const char* to_string(event_type t) {
 
 std::optional<event_type> event_type_from_string(std::string_view s) {
   for (auto t : {event_type::blast_created, event_type::recipients_added,
-                 event_type::recipient_status, event_type::blast_status})
+                 event_type::recipient_status, event_type::blast_status,
+                 event_type::send_requested, event_type::send_succeeded, event_type::send_failed})
     if (s == to_string(t))
       return t;
   return std::nullopt;

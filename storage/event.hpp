@@ -17,6 +17,9 @@ enum class event_type : uint16_t {
   recipients_added = 2,    // payload: a chunk of the blast's recipients (JSON)
   recipient_status = 3,    // payload: an observation and the funnel's decision (JSON)
   blast_status = 4,        // payload: lifecycle transition of a blast (JSON)
+  send_requested = 5,      // payload: attempt and rendered text (JSON); written before the send
+  send_succeeded = 6,      // message_id set; payload: the provider's exact document, verbatim
+  send_failed = 7,         // payload: attempt, error kind and message, whether final (JSON)
 };
 const char* to_string(event_type t);
 std::optional<event_type> event_type_from_string(std::string_view s);

@@ -39,6 +39,7 @@ response from_error(const actors::error& e) {
   switch (e.code) {
     case actors::errc::not_found: return error_response(404, "not_found", e.message);
     case actors::errc::invalid: return error_response(422, "invalid", e.message);
+    case actors::errc::conflict: return error_response(409, "conflict", e.message);
     case actors::errc::busy: {
       auto r = error_response(503, "busy", e.message);
       r.headers.emplace_back("Retry-After", "1");
@@ -179,11 +180,25 @@ private:
       });
     if (segs_.size() == 4 && segs_[3] == "recipients")
       return only("GET", [&] { list_recipients(*id); });
+    if (segs_.size() == 4 && (segs_[3] == "pause" || segs_[3] == "resume" || segs_[3] == "cancel"))
+      return only("POST", [&] {
+        auto action = segs_[3] == "pause"    ? actors::lifecycle::pause
+                      : segs_[3] == "resume" ? actors::lifecycle::resume
+                                             : actors::lifecycle::cancel;
+        svc_.change_lifecycle(*id, action,
+                              reply<actors::blast_summary>(std::move(done_), [](auto& b) {
+                                return json_response(200, render_blast(b, true));
+                              }));
+      });
+    if (segs_.size() == 4 && segs_[3] == "resend")
+      return only("POST", [&] { resend(*id); });
     if (segs_.size() == 5 && segs_[3] == "recipients")
       return only("GET", [&] {
         svc_.get_recipient(*id, segs_[4],
                            reply<actors::recipient_detail>(std::move(done_), [](auto& d) {
-                             return json_response(200, render_detail(d));
+                             response r;
+                             r.body = render_detail(d);
+                             return r;
                            }));
       });
     if (segs_.size() == 6 && segs_[3] == "recipients" && segs_[5] == "status")
@@ -234,9 +249,41 @@ private:
                      }));
   }
 
+  void resend(uint64_t blast) {
+    auto body = parse_json_object(req_.body.empty() ? std::string("{}") : req_.body);
+    if (body.error)
+      return done_(std::move(*body.error));
+    std::vector<actors::send_state> states;
+    auto* list = body.value->get_object().if_contains("stages");
+    if (!list) {
+      states = {actors::send_state::unknown, actors::send_state::failed};
+    } else if (list->is_array()) {
+      for (auto& v : list->get_array()) {
+        auto s = v.is_string() ? actors::send_state_from_string(v.get_string()) : std::nullopt;
+        if (!s || (*s != actors::send_state::unknown && *s != actors::send_state::failed))
+          return done_(error_response(422, "invalid_stages",
+                                      "stages may name \"unknown\" and \"failed\""));
+        states.push_back(*s);
+      }
+    }
+    if (states.empty())
+      return done_(error_response(422, "invalid_stages",
+                                  "stages must be a non-empty array of \"unknown\", \"failed\""));
+    svc_.resend(blast, std::move(states), reply<uint64_t>(std::move(done_), [](auto& n) {
+                  return json_response(200, json::object{{"resent", n}});
+                }));
+  }
+
   void list_recipients(uint64_t blast) {
     actors::recipient_query q;
     q.limit = 100;
+    if (auto s = param("sendStatus")) {
+      q.only_sending = actors::send_state_from_string(*s);
+      if (!q.only_sending) {
+        done_(error_response(422, "invalid_send_status", "unknown send status '" + *s + "'"));
+        return;
+      }
+    }
     if (auto s = param("stage")) {
       q.only = actors::stage_from_string(*s);
       if (!q.only) {

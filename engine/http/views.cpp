@@ -44,6 +44,10 @@ json::object render_blast(const actors::blast_summary& b, bool with_counts) {
     for (size_t i = 0; i < actors::stage_count; ++i)
       counts[actors::to_string(static_cast<stage>(i))] = b.counts[i];
     o["stages"] = std::move(counts);
+    json::object sending;
+    for (size_t i = 0; i < actors::send_state_count; ++i)
+      sending[actors::to_string(static_cast<actors::send_state>(i))] = b.sending[i];
+    o["sending"] = std::move(sending);
   }
   return o;
 }
@@ -58,12 +62,13 @@ json::object render_recipient(const actors::recipient_view& r) {
   for (size_t i = 1; i < actors::stage_count; ++i)
     o[stage_time_keys[i]] = time_or_null(r.state.at[i]);
   o["stageSince"] = time_or_null(r.state.stage_time());
+  o["sendStatus"] = actors::to_string(r.sending);
+  o["attempts"] = r.attempts;
   return o;
 }
 
-json::object render_detail(const actors::recipient_detail& d) {
+std::string render_detail(const actors::recipient_detail& d) {
   auto o = render_recipient(d.view);
-  o["messageData"] = parse_or_null(d.message_data);
   json::array events;
   for (auto& h : d.history) {
     json::object e{{"seq", h.seq},
@@ -76,7 +81,20 @@ json::object render_detail(const actors::recipient_detail& d) {
     events.push_back(std::move(e));
   }
   o["events"] = std::move(events);
-  return o;
+  // Append messageData verbatim when it is JSON (it always is from a
+  // conforming plugin); anything else is shown as a string, never lost.
+  auto out = json::serialize(o);
+  out.pop_back();  // the closing brace
+  out += ",\"messageData\":";
+  json::error_code ec;
+  if (d.message_data.empty())
+    out += "null";
+  else if (json::parse(d.message_data, ec), !ec)
+    out += d.message_data;
+  else
+    out += json::serialize(json::string(d.message_data));
+  out += '}';
+  return out;
 }
 
 std::string render_report(const actors::report& r) {

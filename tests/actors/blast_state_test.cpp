@@ -125,7 +125,11 @@ BOOST_AUTO_TEST_CASE(status_events_fold_like_the_live_path) {
     auto out = next.apply(st.s, st.t);
     live.set_funnel(st.id, next);
     // Replay: the event the actor wrote, folded.
-    status_evidence ev{st.s, st.t, blast::storage::event_source::manual, "n", ""};
+    status_evidence ev;
+    ev.observed = st.s;
+    ev.time_ms = st.t;
+    ev.source = blast::storage::event_source::manual;
+    ev.note = "n";
     auto e = make_status_event(3, st.id, ev, from, next.current, out);
     BOOST_TEST((status_event_stage(e) == st.s));
     BOOST_REQUIRE(replayed.apply(e));

@@ -70,6 +70,7 @@ BOOST_AUTO_TEST_CASE(reference_funnel_survives_restart_and_crash) {
   auto created = ok_json(c.post("/api/blasts", json::serialize(json::object{
                                                  {"message", "Hello {{name}}"},
                                                  {"blastTag", "reference"},
+                                                 {"transport", "manual"},
                                                  {"recipients", recipients}})),
                          201);
   BOOST_TEST(created.at("totalRecipients").as_int64() == 250);

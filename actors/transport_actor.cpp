@@ -1,0 +1,144 @@
+// transport_actor: pacing and dispatch of sends to a plugin instance.
+#include "actors/transport_actor.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+
+#include "actors/clock.hpp"
+#include "actors/messages.hpp"
+#include "actors/phone_number.hpp"
+#include "actors/worker_pool.hpp"
+
+namespace blast::actors {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+struct job {
+  caf::actor reply_to;
+  uint64_t blast;
+  send_item item;
+};
+
+struct transport_state {
+  std::shared_ptr<plugins::transport_instance> instance;
+  std::shared_ptr<worker_pool> workers;
+  double rate = 0;                  // sends per second; 0 = unlimited
+  double burst = 1;                 // token bucket size
+  double tokens = 0;
+  steady::time_point refilled;
+  uint32_t max_in_flight = 256;
+  uint32_t in_flight = 0;
+  steady::time_point paused_until;  // a provider's retry-after
+  bool tick_pending = false;
+  std::deque<job> queue;
+  static inline const char* name = "transport_actor";
+};
+
+using self_ptr = caf::stateful_actor<transport_state>*;
+
+// Sends per worker task: amortises the hop to a worker thread and back.
+constexpr size_t chunk = 64;
+
+void arm_tick(self_ptr self, steady::duration wait) {
+  if (self->state.tick_pending)
+    return;
+  self->state.tick_pending = true;
+  self->delayed_send(self, std::max(wait, steady::duration(std::chrono::milliseconds(1))),
+                     tick_atom_v);
+}
+
+void dispatch(self_ptr self) {
+  auto& st = self->state;
+  auto now = steady::now();
+  if (now < st.paused_until) {
+    arm_tick(self, st.paused_until - now);
+    return;
+  }
+  if (st.rate > 0) {
+    st.tokens = std::min(st.burst, st.tokens + st.rate * std::chrono::duration<double>(
+                                                          now - st.refilled).count());
+    st.refilled = now;
+  }
+  while (!st.queue.empty() && st.in_flight < st.max_in_flight) {
+    size_t n = std::min({chunk, st.queue.size(), size_t{st.max_in_flight - st.in_flight}});
+    if (st.rate > 0) {
+      n = std::min(n, static_cast<size_t>(st.tokens));
+      if (n == 0) {
+        arm_tick(self, std::chrono::duration_cast<steady::duration>(
+                         std::chrono::duration<double>((1.0 - st.tokens) / st.rate)));
+        return;
+      }
+      st.tokens -= static_cast<double>(n);
+    }
+    // One task per destination blast actor, so each gets one results message.
+    std::vector<job> batch;
+    batch.reserve(n);
+    caf::actor dest = st.queue.front().reply_to;
+    while (batch.size() < n && !st.queue.empty() && st.queue.front().reply_to == dest) {
+      batch.push_back(std::move(st.queue.front()));
+      st.queue.pop_front();
+    }
+    st.in_flight += static_cast<uint32_t>(batch.size());
+    auto me = caf::actor_cast<caf::actor>(self);
+    st.workers->post([me, inst = st.instance, batch = std::move(batch), dest]() mutable {
+      std::vector<send_outcome> outcomes;
+      outcomes.reserve(batch.size());
+      for (auto& j : batch) {
+        auto key = "b" + std::to_string(j.blast) + "-r" + std::to_string(j.item.recipient);
+        auto r = inst->send(format_phone(j.item.phone), j.item.text, key);
+        outcomes.push_back({j.item.recipient, j.item.attempt, std::move(r), now_ms()});
+      }
+      caf::anon_send(me, sends_done_msg{dest, std::move(outcomes)});
+    });
+  }
+}
+
+caf::behavior transport_actor(self_ptr self, transport_options opts,
+                              std::shared_ptr<plugins::transport_instance> instance,
+                              std::shared_ptr<worker_pool> workers) {
+  auto& st = self->state;
+  st.instance = std::move(instance);
+  st.workers = std::move(workers);
+  st.rate = opts.rate_per_second;
+  st.burst = std::max(1.0, opts.rate_per_second / 10);  // at most 100 ms worth at once
+  st.tokens = st.burst;
+  st.refilled = steady::now();
+  st.max_in_flight = std::max<uint32_t>(1, opts.max_in_flight);
+  return {
+    [=](send_batch_msg& m) {
+      for (auto& item : m.items)
+        self->state.queue.push_back({m.reply_to, m.blast, std::move(item)});
+      dispatch(self);
+    },
+    [=](sends_done_msg& d) {
+      auto& st = self->state;
+      st.in_flight -= static_cast<uint32_t>(d.outcomes.size());
+      // "Slow down" applies to the whole transport, not to one recipient.
+      for (auto& o : d.outcomes)
+        if (o.result.error == plugins::send_error::rate_limited) {
+          auto wait = std::chrono::milliseconds(
+            o.result.retry_after_ms > 0 ? o.result.retry_after_ms : 1000);
+          st.paused_until = std::max(st.paused_until, steady::now() + wait);
+        }
+      self->send(d.reply_to, send_results_msg{std::move(d.outcomes)});
+      dispatch(self);
+    },
+    [=](tick_atom) {
+      self->state.tick_pending = false;
+      dispatch(self);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_transport(caf::actor_system& sys, const transport_options& opts,
+                           std::shared_ptr<plugins::transport_instance> instance,
+                           std::shared_ptr<worker_pool> workers) {
+  return sys.spawn(transport_actor, opts, std::move(instance), std::move(workers));
+}
+
+} // namespace blast::actors

@@ -1,0 +1,25 @@
+// transport_actor: one per configured transport instance. Queues the sends of
+// every blast using the transport, paces them (a token bucket for the rate
+// limit, a cap on sends in flight, a pause when the provider says "slow down"),
+// and runs the plugin's blocking calls on worker threads, never on actors'.
+#pragma once
+
+#include <memory>
+
+#include <caf/fwd.hpp>
+
+namespace blast::plugins {
+class transport_instance;
+}
+
+namespace blast::actors {
+
+struct runtime;
+struct transport_options;
+class worker_pool;
+
+caf::actor spawn_transport(caf::actor_system& sys, const transport_options& opts,
+                           std::shared_ptr<plugins::transport_instance> instance,
+                           std::shared_ptr<worker_pool> workers);
+
+} // namespace blast::actors

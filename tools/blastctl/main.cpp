@@ -1,0 +1,180 @@
+// blastctl, blastd's command-line tool: a small dispatcher over a table of commands. This
+// release has `plugin check`; client, replay and audit commands join the table later.
+//
+// Exit codes, for every command: 0 success, 1 the command ran and found a failure, 2 usage.
+#include "tools/blastctl/plugin_check.hpp"
+
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr int exit_usage = 2;
+
+using args = std::vector<std::string>;
+
+struct command {
+  std::vector<std::string> words; // e.g. {"plugin", "check"}
+  const char* synopsis;           // the arguments after the words
+  const char* summary;            // one line, for `blastctl help`
+  const char* details;            // for `blastctl help <command>`
+  int (*run)(const args& rest);   // rest = the arguments after the words
+};
+
+int usage_error(const std::string& message) {
+  std::cerr << "blastctl: " << message << "\n(see: blastctl help)\n";
+  return exit_usage;
+}
+
+// `--name VALUE` or `--name=VALUE`; advances `i` past what it consumed.
+bool option_value(const args& a, size_t& i, const std::string& name, std::string& value,
+                  std::string& error) {
+  const std::string& arg = a[i];
+  if (arg == name) {
+    if (i + 1 >= a.size()) {
+      error = name + " needs a value";
+      return true;
+    }
+    value = a[++i];
+    return true;
+  }
+  if (arg.compare(0, name.size() + 1, name + "=") == 0) {
+    value = arg.substr(name.size() + 1);
+    return true;
+  }
+  return false;
+}
+
+int plugin_check(const args& a) {
+  blast::tools::plugin_check_options opt;
+  bool have_path = false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    std::string value, error;
+    if (option_value(a, i, "--config", value, error)) {
+      if (!error.empty())
+        return usage_error(error);
+      opt.config = value;
+    } else if (option_value(a, i, "--timeout", value, error)) {
+      if (!error.empty())
+        return usage_error(error);
+      char* end = nullptr;
+      double seconds = std::strtod(value.c_str(), &end);
+      if (value.empty() || *end != '\0' || !(seconds > 0 && seconds <= 3600))
+        return usage_error("--timeout takes seconds in (0, 3600], got \"" + value + "\"");
+      opt.timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+    } else if (a[i] == "--verbose" || a[i] == "-v") {
+      opt.verbose = true;
+    } else if (a[i].size() > 1 && a[i][0] == '-') {
+      return usage_error("plugin check: unknown option " + a[i]);
+    } else if (!have_path) {
+      opt.path = a[i];
+      have_path = true;
+    } else {
+      return usage_error("plugin check: one plugin at a time (got \"" + opt.path + "\" and \"" +
+                         a[i] + "\")");
+    }
+  }
+  if (!have_path)
+    return usage_error("plugin check: which plugin? blastctl plugin check PATH.so");
+  // dlopen searches the library path for a bare file name; a plugin check means this file.
+  if (opt.path.find('/') == std::string::npos)
+    opt.path = "./" + opt.path;
+  return blast::tools::run_plugin_check(opt);
+}
+
+int help(const args& a);
+
+const std::vector<command>& commands() {
+  static const std::vector<command> table = {
+      {{"plugin", "check"},
+       "PATH.so [--config JSON] [--timeout SECONDS] [--verbose]",
+       "check a transport plugin against the plugin ABI (conformance)",
+       "Loads the plugin through blastd's own loader and exercises every capability it\n"
+       "declares with good and bad input. Prints one line per check, \"PASS <name>\" or\n"
+       "\"FAIL <name>: <reason>\" (\"INFO\" lines count for nothing), then \"N passed, M "
+       "failed\".\n"
+       "Exit code 0 iff no check failed.\n"
+       "\n"
+       "  --config JSON     the instance config given to create (default {})\n"
+       "  --timeout SECONDS how long to wait for a first push (default 10); give plugins\n"
+       "                    that push a fast config, e.g. for sim --config '{\"timeScale\":0}'\n"
+       "  --verbose, -v     show every plugin log line on stderr (default: errors only)\n",
+       plugin_check},
+      {{"help"},
+       "[COMMAND]",
+       "show this help, or one command's",
+       "Lists the commands, or explains one: blastctl help plugin check\n",
+       help},
+  };
+  return table;
+}
+
+std::string name_of(const command& c) {
+  std::string s;
+  for (const auto& w : c.words)
+    s += (s.empty() ? "" : " ") + w;
+  return s;
+}
+
+// The command whose words start `a`, or nullptr; `partial` is set when `a` names only a group
+// ("plugin") so the error can list what follows.
+const command* find(const args& a, bool& partial) {
+  partial = false;
+  for (const auto& c : commands()) {
+    size_t n = 0;
+    while (n < c.words.size() && n < a.size() && a[n] == c.words[n])
+      ++n;
+    if (n == c.words.size())
+      return &c;
+    if (n > 0 && n == a.size())
+      partial = true;
+  }
+  return nullptr;
+}
+
+int help(const args& a) {
+  if (!a.empty()) {
+    bool partial;
+    const command* c = find(a, partial);
+    if (!c && partial) { // a group: list its commands
+      for (const auto& cmd : commands())
+        if (cmd.words[0] == a[0])
+          std::cout << "  " << name_of(cmd) << " " << cmd.synopsis << "\n      " << cmd.summary
+                    << "\n";
+      return 0;
+    }
+    if (!c)
+      return usage_error("help: no command \"" + a[0] + "\"");
+    std::cout << "usage: blastctl " << name_of(*c) << " " << c->synopsis << "\n\n" << c->details;
+    return 0;
+  }
+  std::cout << "usage: blastctl COMMAND [ARGS]\n\ncommands:\n";
+  for (const auto& c : commands())
+    std::cout << "  " << name_of(c) << " " << c.synopsis << "\n      " << c.summary << "\n";
+  std::cout << "\nexit codes: 0 success, 1 failure found, 2 usage error\n";
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  args a(argv + 1, argv + argc);
+  if (a.empty())
+    return usage_error("no command given");
+  if (a[0] == "--help" || a[0] == "-h")
+    return help({});
+  bool partial;
+  const command* c = find(a, partial);
+  if (!c) {
+    std::string known;
+    for (const auto& cmd : commands())
+      if (partial && cmd.words[0] == a[0])
+        known += "\n  blastctl " + name_of(cmd) + " " + cmd.synopsis;
+    return usage_error(partial ? "\"" + a[0] + "\" needs a subcommand:" + known
+                               : "unknown command \"" + a[0] + "\"");
+  }
+  return c->run(args(a.begin() + static_cast<std::ptrdiff_t>(c->words.size()), a.end()));
+}
