@@ -323,6 +323,12 @@ void on_results(self_ptr self, const runtime& rt, send_results_msg& m) {
     self->delayed_send(self, std::chrono::milliseconds(retry_delay), retry_atom_v, retry_ids);
 }
 
+// Asks the transport for this blast's sends it has not handed over yet.
+void withdraw(self_ptr self) {
+  if (self->state.transport.handle)
+    self->send(self->state.transport.handle, withdraw_msg{caf::actor_cast<caf::actor>(self)});
+}
+
 bool set_status(self_ptr self, const runtime& rt, blast_status to, const char* reason,
                 callback<blast_summary> reply) {
   auto& b = *self->state.blast;
@@ -514,6 +520,26 @@ caf::behavior blast_actor(self_ptr self, runtime rt, caf::actor manager,
     },
     [=](rewrite_msg& m) { write(self, rt, std::move(m.events)); },
     [=](send_results_msg& m) { on_results(self, rt, m); },
+    [=](withdrawn_msg& m) {
+      // Requested but never handed to the provider: recorded as a temporary
+      // failure, so a resume retries exactly these (nobody twice, nobody skipped).
+      auto& st = self->state;
+      auto& b = *st.blast;
+      std::vector<storage::event> events;
+      std::vector<uint32_t> ids;
+      auto now = now_ms();
+      for (auto& item : m.items) {
+        events.push_back(make_send_failed(b.def.id, item.recipient, item.attempt, "withdrawn",
+                                          std::string("withdrawn: blast ") + to_string(b.status),
+                                          false, 0, now));
+        ids.push_back(item.recipient);
+      }
+      write(self, rt, std::move(events));
+      if (b.status == blast_status::paused)
+        st.held_retries.insert(st.held_retries.end(), ids.begin(), ids.end());
+      else if (b.status == blast_status::sending)  // resumed meanwhile
+        self->delayed_send(self, std::chrono::milliseconds(10), retry_atom_v, ids);
+    },
     [=](retry_atom, std::vector<uint32_t>& ids) { retry(self, rt, ids); },
     [=](lifecycle_msg& m) {
       auto& b = *self->state.blast;
@@ -526,6 +552,7 @@ caf::behavior blast_actor(self_ptr self, runtime rt, caf::actor manager,
           if (s != blast_status::sending && s != blast_status::scheduled && s != blast_status::pending)
             return conflict(std::string("cannot pause a ") + to_string(s) + " blast");
           set_status(self, rt, blast_status::paused, "paused by request", std::move(m.reply));
+          withdraw(self);
           return;
         case lifecycle::resume: {
           if (s != blast_status::paused)
@@ -545,6 +572,7 @@ caf::behavior blast_actor(self_ptr self, runtime rt, caf::actor manager,
             return conflict(std::string("cannot cancel a ") + to_string(s) + " blast");
           set_status(self, rt, blast_status::cancelled, "cancelled by request",
                      std::move(m.reply));
+          withdraw(self);
           return;
       }
     },

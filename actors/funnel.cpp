@@ -53,10 +53,12 @@ outcome funnel::apply(stage observed, int64_t time_ms) {
     slot = time_ms;
     return outcome::advanced;
   }
-  // A positive stage. From failed, only evidence of delivery or later counts:
-  // a late "sent" is older than the failure it was followed by.
-  bool forward = current == stage::failed ? idx(observed) >= idx(stage::delivered)
-                                          : idx(observed) > idx(current);
+  // A positive stage. From failed, evidence of delivery or later counts (the
+  // message did arrive), and so does a send after the failure (a resend that
+  // got through); a "sent" from before the failure is old news.
+  bool forward = current == stage::failed
+                   ? idx(observed) >= idx(stage::delivered) || time_ms > at[idx(stage::failed)]
+                   : idx(observed) > idx(current);
   if (forward) {
     current = observed;
     if (slot == 0)

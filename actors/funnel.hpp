@@ -41,7 +41,8 @@ struct funnel {
   //  - later evidence implies the earlier stages but never invents their times;
   //  - the stage never moves backwards; older evidence only fills an unknown time;
   //  - `failed` applies only while not yet delivered; evidence of delivery or
-  //    later overrides an earlier failure (the message did arrive);
+  //    later overrides an earlier failure (the message did arrive), and so does
+  //    a send evidenced after the failure (a resend that got through);
   //  - `pending` is not evidence of anything and is reported as stale.
   outcome apply(stage observed, int64_t time_ms);
 

@@ -71,6 +71,10 @@ struct send_batch_msg { caf::actor reply_to; uint64_t blast; std::vector<send_it
 struct send_outcome { uint32_t recipient; uint32_t attempt; plugins::send_result result;
                       int64_t time_ms; };
 struct send_results_msg { std::vector<send_outcome> outcomes; };
+// Blast actor → transport actor on pause/cancel: drop its queued sends; the
+// transport answers with the ones it had not handed to the plugin yet.
+struct withdraw_msg { caf::actor blast_actor; };
+struct withdrawn_msg { std::vector<send_item> items; };
 // Worker thread → transport actor.
 struct sends_done_msg { caf::actor reply_to; std::vector<send_outcome> outcomes; };
 
@@ -120,6 +124,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::status_changed_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::send_batch_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::send_results_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::sends_done_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::withdraw_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::withdrawn_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::pushed_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::bound_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::route_msg)

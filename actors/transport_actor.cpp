@@ -126,6 +126,19 @@ caf::behavior transport_actor(self_ptr self, transport_options opts,
       self->send(d.reply_to, send_results_msg{std::move(d.outcomes)});
       dispatch(self);
     },
+    [=](withdraw_msg& w) {
+      auto& q = self->state.queue;
+      withdrawn_msg out;
+      std::deque<job> keep;
+      for (auto& j : q) {
+        if (j.reply_to == w.blast_actor)
+          out.items.push_back(std::move(j.item));
+        else
+          keep.push_back(std::move(j));
+      }
+      q.swap(keep);
+      self->send(w.blast_actor, std::move(out));
+    },
     [=](tick_atom) {
       self->state.tick_pending = false;
       dispatch(self);

@@ -78,7 +78,7 @@ const std::vector<row> table = {
   {stage::closed, stage::failed, stage::closed, outcome::stale},
 
   {stage::failed, stage::pending, stage::failed, outcome::stale},
-  {stage::failed, stage::sent, stage::failed, outcome::stale},
+  {stage::failed, stage::sent, stage::sent, outcome::advanced},  // later than the failure: a resend
   {stage::failed, stage::delivered, stage::delivered, outcome::advanced},
   {stage::failed, stage::read, stage::read, outcome::advanced},
   {stage::failed, stage::replied, stage::replied, outcome::advanced},
@@ -141,6 +141,17 @@ BOOST_AUTO_TEST_CASE(failure_only_before_delivery_and_recovered_by_delivery) {
   BOOST_TEST((f.current == stage::delivered));
   BOOST_TEST((f.apply(stage::failed, 400) == outcome::stale));
   BOOST_TEST((f.current == stage::delivered));
+}
+
+BOOST_AUTO_TEST_CASE(sent_before_the_failure_is_old_news_after_it_a_resend) {
+  funnel f;
+  BOOST_TEST((f.apply(stage::failed, 500) == outcome::advanced));
+  BOOST_TEST((f.apply(stage::sent, 400) == outcome::stale));  // the attempt that failed
+  BOOST_TEST((f.current == stage::failed));
+  BOOST_TEST((f.apply(stage::sent, 900) == outcome::advanced));  // a later attempt got through
+  BOOST_TEST((f.current == stage::sent));
+  BOOST_TEST(f.at[static_cast<size_t>(stage::failed)] == 500);
+  BOOST_TEST(f.at[static_cast<size_t>(stage::sent)] == 900);
 }
 
 BOOST_AUTO_TEST_CASE(positive_evidence_is_order_independent) {

@@ -7,9 +7,7 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "actors/service.hpp"
-#include "engine/http/router.hpp"
-#include "tests/support/temp_dir.hpp"
+#include "tests/support/api_harness.hpp"
 
 namespace json = boost::json;
 using namespace blast;
@@ -18,47 +16,21 @@ using engine::http::response;
 
 namespace {
 
-struct fixture {
-  test::temp_dir dir;
-  std::unique_ptr<actors::service> svc;
-  std::unique_ptr<engine::http::router> router;
+struct fixture : test::api_harness {
+  fixture() : test::api_harness(options(), router_options()) {}
 
-  fixture() {
+  static actors::service_options options() {
     actors::service_options o;
-    o.data_dir = dir.path();
     o.passivate_after_ms = 50;  // exercise passivation within a test's time
-    std::string err;
-    svc = actors::service::start(o, err);
-    BOOST_TEST_REQUIRE(svc.get() != nullptr, err);
+    return o;
+  }
+  static engine::http::router_options router_options() {
     engine::http::router_options ro;
     ro.max_recipients = 1000;
     ro.max_message_bytes = 50;
-    router = std::make_unique<engine::http::router>(*svc, ro);
+    return ro;
   }
 
-  response call(const std::string& method, const std::string& target,
-                const std::string& body = {}) {
-    std::promise<response> p;
-    auto f = p.get_future();
-    router->handle(request{method, target, {}, body}, [&](response r) { p.set_value(r); });
-    BOOST_TEST_REQUIRE((f.wait_for(std::chrono::seconds(10)) == std::future_status::ready),
-                       method << " " << target << " got no answer");
-    return f.get();
-  }
-
-  json::value call_json(const std::string& method, const std::string& target,
-                        const std::string& body, unsigned expected_status) {
-    auto r = call(method, target, body);
-    BOOST_TEST(r.status == expected_status, method << " " << target << " -> " << r.body);
-    BOOST_TEST(r.content_type == "application/json");
-    return json::parse(r.body);
-  }
-
-  actors::service_stats stats() {
-    std::promise<actors::service_stats> p;
-    svc->get_stats([&](actors::result<actors::service_stats> r) { p.set_value(*r.value); });
-    return p.get_future().get();
-  }
   uint64_t last_seq() { return stats().last_seq; }
 
   void expect_error(const std::string& method, const std::string& target, const std::string& body,
