@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <map>
 
 #include "actors/clock.hpp"
 #include "actors/messages.hpp"
@@ -34,13 +35,27 @@ struct transport_state {
   steady::time_point paused_until;  // a provider's retry-after
   bool tick_pending = false;
   std::deque<job> queue;
+  // Outcomes on their way back, per blast actor: forwarded in batches (at most
+  // `flush_every` of them, or whatever came in the last millisecond) so that a
+  // blast commits its outcomes in groups, not one journal submission each.
+  std::map<caf::actor, std::vector<send_outcome>> outbox;
+  bool flush_pending = false;
   static inline const char* name = "transport_actor";
 };
 
 using self_ptr = caf::stateful_actor<transport_state>*;
 
-// Sends per worker task: amortises the hop to a worker thread and back.
+// Sends per worker task: amortises the hop to a worker thread.
 constexpr size_t chunk = 64;
+constexpr size_t flush_every = 256;
+
+void flush_outbox(self_ptr self) {
+  auto& st = self->state;
+  for (auto& [dest, outcomes] : st.outbox)
+    if (!outcomes.empty())
+      self->send(dest, send_results_msg{std::move(outcomes)});
+  st.outbox.clear();
+}
 
 void arm_tick(self_ptr self, steady::duration wait) {
   if (self->state.tick_pending)
@@ -84,14 +99,14 @@ void dispatch(self_ptr self) {
     st.in_flight += static_cast<uint32_t>(batch.size());
     auto me = caf::actor_cast<caf::actor>(self);
     st.workers->post([me, inst = st.instance, batch = std::move(batch), dest]() mutable {
-      std::vector<send_outcome> outcomes;
-      outcomes.reserve(batch.size());
       for (auto& j : batch) {
         auto key = "b" + std::to_string(j.blast) + "-r" + std::to_string(j.item.recipient);
         auto r = inst->send(format_phone(j.item.phone), j.item.text, key);
-        outcomes.push_back({j.item.recipient, j.item.attempt, std::move(r), now_ms()});
+        // Each outcome goes out as soon as it is known: held back behind a
+        // slower send, a crash would turn a known success into `unknown`.
+        std::vector<send_outcome> one{{j.item.recipient, j.item.attempt, std::move(r), now_ms()}};
+        caf::anon_send(me, sends_done_msg{dest, std::move(one)});
       }
-      caf::anon_send(me, sends_done_msg{dest, std::move(outcomes)});
     });
   }
 }
@@ -123,7 +138,16 @@ caf::behavior transport_actor(self_ptr self, transport_options opts,
             o.result.retry_after_ms > 0 ? o.result.retry_after_ms : 1000);
           st.paused_until = std::max(st.paused_until, steady::now() + wait);
         }
-      self->send(d.reply_to, send_results_msg{std::move(d.outcomes)});
+      auto& box = st.outbox[d.reply_to];
+      box.insert(box.end(), std::make_move_iterator(d.outcomes.begin()),
+                 std::make_move_iterator(d.outcomes.end()));
+      if (box.size() >= flush_every) {
+        self->send(d.reply_to, send_results_msg{std::move(box)});
+        st.outbox.erase(d.reply_to);
+      } else if (!st.flush_pending) {
+        st.flush_pending = true;
+        self->delayed_send(self, std::chrono::milliseconds(1), flush_atom_v);
+      }
       dispatch(self);
     },
     [=](withdraw_msg& w) {
@@ -138,6 +162,10 @@ caf::behavior transport_actor(self_ptr self, transport_options opts,
       }
       q.swap(keep);
       self->send(w.blast_actor, std::move(out));
+    },
+    [=](flush_atom) {
+      self->state.flush_pending = false;
+      flush_outbox(self);
     },
     [=](tick_atom) {
       self->state.tick_pending = false;

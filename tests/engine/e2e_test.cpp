@@ -7,6 +7,7 @@
 #include <fstream>
 #include <netinet/in.h>
 #include <random>
+#include <thread>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -214,6 +215,70 @@ BOOST_AUTO_TEST_CASE(http_limits_and_errors_over_the_wire) {
   // Keep-alive: the same connection still works after errors.
   ok_json(c.get("/healthz"), 200);
   BOOST_TEST(proc.stop() == 0);
+}
+
+// A crash between a send's request and its outcome: on restart the recipient
+// is `unknown` and is not sent again by itself; a resend on purpose sends it.
+BOOST_AUTO_TEST_CASE(crash_between_request_and_outcome_leaves_unknown_not_resent) {
+  std::string send_log = dir.path() + "/sends.log";
+  auto config = [&](const char* sleeper_script) {
+    std::string cfg = dir.path() + "/blastd.json";
+    std::ofstream(cfg) << R"({"defaultTransport": "s", "transports": {"s": {"plugin": "scripted",
+      "workers": 1, "sendLog": ")" << send_log << R"(", "script": {"60133333333": [)"
+                       << sleeper_script << "]}}}}";
+    return std::vector<std::string>{"--config", cfg, "--plugin-dir", TESTPLUGIN_DIR};
+  };
+  auto lines_for = [&](const std::string& number) {
+    std::ifstream in(send_log);
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line))
+      n += line.rfind(number + " ", 0) == 0;
+    return n;
+  };
+  auto proc = std::make_unique<test::blastd_process>(BLASTD_PATH, data, log,
+                                                     config("\"sleep:20000\""));
+  tools::http_client c("127.0.0.1", proc->port());
+  ok_json(c.post("/api/blasts",
+                 R"({"message":"m","recipients":["60111111111","60122222222","60133333333"]})"),
+          201);
+  // Wait until the third send is inside the provider call, then crash.
+  for (int i = 0; i < 250 && lines_for("60133333333") == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  BOOST_TEST_REQUIRE(lines_for("60133333333") == 1);
+  auto third = ok_json(c.get("/api/blasts/1/recipients/3"), 200);
+  BOOST_TEST(third.at("sendStatus").as_string() == "requested");
+  proc->kill_hard();
+
+  // Restarted with a provider that would now accept it at once.
+  proc = std::make_unique<test::blastd_process>(BLASTD_PATH, data, log, config("\"ok\""));
+  tools::http_client c2("127.0.0.1", proc->port());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  third = ok_json(c2.get("/api/blasts/1/recipients/3"), 200);
+  BOOST_TEST(third.at("sendStatus").as_string() == "unknown");
+  BOOST_TEST(third.at("stage").as_string() == "pending");
+  BOOST_TEST(lines_for("60133333333") == 1, "sent again after the crash");
+  auto blast = ok_json(c2.get("/api/blasts/1"), 200);
+  BOOST_TEST(blast.at("sending").at("unknown").as_int64() == 1);
+  BOOST_TEST(blast.at("sending").at("sent").as_int64() == 2);
+  auto unknowns = ok_json(c2.get("/api/blasts/1/recipients?sendStatus=unknown"), 200);
+  BOOST_TEST(unknowns.at("items").as_array().size() == 1u);
+
+  // On purpose: only the unknown one goes out again, once.
+  auto resent = ok_json(c2.post("/api/blasts/1/resend", R"({"stages":["unknown"]})"), 200);
+  BOOST_TEST(resent.at("resent").as_int64() == 1);
+  for (int i = 0; i < 250; ++i) {
+    auto r = ok_json(c2.get("/api/blasts/1/recipients/3"), 200);
+    if (r.at("sendStatus").as_string() == "sent")
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  BOOST_TEST(ok_json(c2.get("/api/blasts/1/recipients/3"), 200).at("sendStatus").as_string() ==
+             "sent");
+  BOOST_TEST(lines_for("60133333333") == 2);
+  BOOST_TEST(lines_for("60111111111") == 1);
+  BOOST_TEST(lines_for("60122222222") == 1);
+  BOOST_TEST(proc->stop() == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
