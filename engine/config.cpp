@@ -195,6 +195,8 @@ config_result load_config(int argc, char** argv, config& out) {
     ("default-transport", po::value(&default_transport), "transport of blasts that name none")
     ("log-level", po::value(&level), "error | warn | info | debug (default info)")
     ("io-threads", po::value(&out.io_threads), "HTTP I/O threads (default 1)")
+    ("demo", po::value(&out.demo_recipients)->implicit_value(1000),
+     "on an empty data folder, submit a demo blast of N recipients (default 1000)")
     ("actor-threads", po::value(&out.actor_threads), "actor scheduler threads (default 2)");
   po::variables_map vm;
   try {

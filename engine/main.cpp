@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <future>
 #include <iostream>
 
 #include "actors/service.hpp"
@@ -12,6 +13,37 @@
 #include "engine/log.hpp"
 
 using namespace blast;
+
+namespace {
+
+// A first blast for a newcomer to watch: made through the router, exactly as
+// an HTTP client would make it.
+void submit_demo(engine::http::router& router, size_t n, const std::string& transport,
+                 const std::string& base) {
+  static const char* names[] = {"Aisyah", "Wei Ling", "Arjun", "Siti", "Daniel", "Mei", "Hafiz"};
+  std::string body = R"({"message":"Hi {{name}}, our year-end sale starts today!",)"
+                     R"("blastTag":"demo","recipients":[)";
+  for (size_t i = 0; i < n; ++i) {
+    body += i ? "," : "";
+    body += R"({"phoneNumber":"6012)" + std::to_string(1000000 + i) + R"(","name":")" +
+            names[i % 7] + "\"}";
+  }
+  body += "]}";
+  std::promise<engine::http::response> done;
+  router.handle({"POST", "/api/blasts", {}, std::move(body)},
+                [&](engine::http::response r) { done.set_value(std::move(r)); });
+  auto r = done.get_future().get();
+  if (r.status != 201) {
+    engine::log(engine::log_level::warn, "demo blast not created: " + r.body);
+    return;
+  }
+  std::cout << "demo: blast 1 (" << n << " recipients) is sending through '" << transport
+            << "'; watch its funnel fill:\n"
+            << "      watch -n1 curl -s " << base << "/api/blasts/1/report\n"
+            << std::flush;
+}
+
+} // namespace
 
 int main(int argc, char** argv) {
   engine::config cfg;
@@ -77,6 +109,9 @@ int main(int argc, char** argv) {
             << "-d '{\"message\":\"Hello {{name}}\",\"recipients\":[\"60123456789\",\"60198765432\"]}'\n"
             << "      curl -s " << base << "/api/blasts/1/report\n"
             << std::flush;
+
+  if (cfg.demo_recipients > 0 && svc->startup().blasts == 0)
+    submit_demo(router, cfg.demo_recipients, cfg.default_transport, base);
 
   int sig = 0;
   sigwait(&sigs, &sig);
