@@ -201,6 +201,15 @@ void check_completion(self_ptr self, const runtime& rt) {
         [self](const storage::status&) { self->state.completing = false; });
 }
 
+// The request of recipient `id`'s next attempt, counted in flight from now on.
+storage::event next_attempt(self_ptr self, uint32_t id, int64_t now) {
+  auto& b = *self->state.blast;
+  ++self->state.in_flight;
+  return make_send_requested(
+    b.def.id, id, b.attempts(id) + 1u,
+    render_message(b.def.message, b.name(id), b.vars_json(id), b.phone(id)), now);
+}
+
 void pump(self_ptr self, const runtime& rt) {
   auto& st = self->state;
   auto& b = *st.blast;
@@ -212,10 +221,7 @@ void pump(self_ptr self, const runtime& rt) {
     uint32_t id = st.cursor++;
     if (b.sending(id) != send_state::none)
       continue;
-    requests.push_back(make_send_requested(
-      b.def.id, id, b.attempts(id) + 1u,
-      render_message(b.def.message, b.name(id), b.vars_json(id), b.phone(id)), now));
-    ++st.in_flight;
+    requests.push_back(next_attempt(self, id, now));
   }
   if (!requests.empty())
     write(self, rt, std::move(requests));
@@ -242,10 +248,7 @@ void retry(self_ptr self, const runtime& rt, const std::vector<uint32_t>& ids) {
     }
     if (b.sending(id) != send_state::retrying)
       continue;
-    requests.push_back(make_send_requested(
-      b.def.id, id, b.attempts(id) + 1u,
-      render_message(b.def.message, b.name(id), b.vars_json(id), b.phone(id)), now));
-    ++st.in_flight;
+    requests.push_back(next_attempt(self, id, now));
   }
   if (!requests.empty())
     write(self, rt, std::move(requests));
@@ -599,10 +602,7 @@ caf::behavior blast_actor(self_ptr self, runtime rt, caf::actor manager,
         if (std::find(m.states.begin(), m.states.end(), ss) == m.states.end() ||
             (stage_now != stage::pending && stage_now != stage::failed) || st.busy.count(id))
           continue;
-        events.push_back(make_send_requested(
-          b.def.id, id, b.attempts(id) + 1u,
-          render_message(b.def.message, b.name(id), b.vars_json(id), b.phone(id)), now));
-        ++st.in_flight;
+        events.push_back(next_attempt(self, id, now));
         ++n;
       }
       write(self, rt, std::move(events), [reply = std::move(m.reply), n](const storage::status& s) {

@@ -45,7 +45,7 @@ struct runtime {
   caf::actor reporting;
   caf::actor ingest;
   std::shared_ptr<const transport_map> transports;
-  int64_t passivate_after_ms = 30000;
+  int64_t passivate_after_ms = 10000;
   std::atomic<uint64_t>* active_recipients = nullptr;  // recipient actors alive now
 };
 

@@ -132,7 +132,7 @@ struct service_options {
   std::vector<transport_options> transports;  // besides the built-in `manual`
   std::string default_transport = "manual";
   size_t threads = 2;                  // CAF scheduler threads
-  int64_t passivate_after_ms = 30000;  // an idle recipient actor exits after this
+  int64_t passivate_after_ms = 10000;  // an idle recipient actor exits after this
   bool sync = true;                    // WAL fsync per group commit (tests may turn it off)
   // Where plugins' log lines go (level: 0 error .. 3 debug); default stderr.
   std::function<void(int level, const std::string& message)> log;

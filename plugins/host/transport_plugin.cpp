@@ -34,28 +34,6 @@ blast_str borrow(const std::string& s) {
   return blast_str{s.data(), s.size()};
 }
 
-const char* status_name(int code) {
-  switch (code) {
-    case BLAST_OK:
-      return "BLAST_OK";
-    case BLAST_E_INVALID:
-      return "BLAST_E_INVALID";
-    case BLAST_E_RETRYABLE:
-      return "BLAST_E_RETRYABLE";
-    case BLAST_E_RATE_LIMITED:
-      return "BLAST_E_RATE_LIMITED";
-    case BLAST_E_PERMANENT:
-      return "BLAST_E_PERMANENT";
-    case BLAST_E_SIGNATURE:
-      return "BLAST_E_SIGNATURE";
-    case BLAST_E_UNSUPPORTED:
-      return "BLAST_E_UNSUPPORTED";
-    case BLAST_E_INTERNAL:
-      return "BLAST_E_INTERNAL";
-    default:
-      return nullptr;
-  }
-}
 
 const char* level_name(int level) {
   switch (level) {
@@ -631,6 +609,29 @@ call_status transport_instance::parse_webhook(const webhook_request& req,
 
 std::string plugin_file_name(const std::string& name) {
   return "blast_" + name + ".so";
+}
+
+const char* status_name(int code) {
+  switch (code) {
+    case BLAST_OK:
+      return "BLAST_OK";
+    case BLAST_E_INVALID:
+      return "BLAST_E_INVALID";
+    case BLAST_E_RETRYABLE:
+      return "BLAST_E_RETRYABLE";
+    case BLAST_E_RATE_LIMITED:
+      return "BLAST_E_RATE_LIMITED";
+    case BLAST_E_PERMANENT:
+      return "BLAST_E_PERMANENT";
+    case BLAST_E_SIGNATURE:
+      return "BLAST_E_SIGNATURE";
+    case BLAST_E_UNSUPPORTED:
+      return "BLAST_E_UNSUPPORTED";
+    case BLAST_E_INTERNAL:
+      return "BLAST_E_INTERNAL";
+    default:
+      return nullptr;
+  }
 }
 
 } // namespace blast::plugins

@@ -112,6 +112,10 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
+// The symbolic name of a BLAST_OK / BLAST_E_* code ("BLAST_E_RETRYABLE"), or
+// nullptr for a number the ABI does not define.
+const char* status_name(int code);
+
 // The file name a plugin called `name` has in the plugin folder: "blast_<name>.so".
 std::string plugin_file_name(const std::string& name);
 

@@ -216,26 +216,8 @@ private:
 // ---- what well-formed looks like -------------------------------------------------------------
 
 const char* code_name(int code) {
-  switch (code) {
-    case BLAST_OK:
-      return "BLAST_OK";
-    case BLAST_E_INVALID:
-      return "BLAST_E_INVALID";
-    case BLAST_E_RETRYABLE:
-      return "BLAST_E_RETRYABLE";
-    case BLAST_E_RATE_LIMITED:
-      return "BLAST_E_RATE_LIMITED";
-    case BLAST_E_PERMANENT:
-      return "BLAST_E_PERMANENT";
-    case BLAST_E_SIGNATURE:
-      return "BLAST_E_SIGNATURE";
-    case BLAST_E_UNSUPPORTED:
-      return "BLAST_E_UNSUPPORTED";
-    case BLAST_E_INTERNAL:
-      return "BLAST_E_INTERNAL";
-    default:
-      return "an unknown status";
-  }
+  auto name = plugins::status_name(code);
+  return name ? name : "an unknown status";
 }
 
 std::string describe(const call_status& st) {

@@ -1,0 +1,102 @@
+// What the benchmarks share: blastd as a child process, a watchdog, /proc readings, HTTP checks,
+// the request body of a big blast, and the median / min..max table.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "tools/http_client.hpp"
+
+namespace blast::tools::bench {
+
+using steady = std::chrono::steady_clock;
+
+double seconds_since(steady::time_point t0);
+double micros_since(steady::time_point t0);
+
+// A failed check or a misbehaving server: the run stops; unwinding stops the child.
+struct bench_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Installs the SIGALRM handler that kills the running blastd; `program` names the benchmark in
+// its message. The client has no timeouts: killing the server makes a blocked recv return, so a
+// hung request fails the run instead of hanging it.
+void install_watchdog(const char* program);
+void watchdog(unsigned seconds);  // 0 disarms
+
+// A "VmRSS:"-style field of /proc/PID/status, in MiB.
+double status_mib(pid_t pid, const char* field);
+
+// blastd as a child process: started with fork/exec, its stdout read for the port, its stderr
+// appended to a file. Destruction stops it, so every error path stops the child.
+class blastd_process {
+public:
+  blastd_process() = default;
+  blastd_process(const blastd_process&) = delete;
+  blastd_process& operator=(const blastd_process&) = delete;
+  ~blastd_process() { stop(10); }
+
+  // Runs `exe --data-dir DATA --listen 127.0.0.1:0 --log-level LEVEL` followed by `extra`.
+  void start(const std::string& exe, const std::string& data_dir, const char* level,
+             const std::string& stderr_path, unsigned timeout_s,
+             const std::vector<std::string>& extra = {});
+
+  // SIGTERM, then SIGKILL after timeout_s. Returns the seconds until the exit; `how` says how.
+  double stop(double timeout_s, std::string* how = nullptr);
+
+  pid_t pid() const { return pid_; }
+  uint16_t port() const { return port_; }
+  steady::time_point started() const { return started_; }
+
+private:
+  uint16_t wait_for_port(unsigned timeout_s);
+
+  pid_t pid_ = -1;
+  std::FILE* out_ = nullptr;
+  uint16_t port_ = 0;
+  steady::time_point started_;
+};
+
+// The request, which must answer `status`; anything else is a bench_error naming what came.
+http_reply expect(http_client& c, const std::string& method, const std::string& target,
+                  const std::string& body, int status);
+
+boost::json::object parse_object(const std::string& body);
+
+// Polls /healthz until 200: the start-up figure ends at the first request actually served.
+void wait_healthy(const blastd_process& p, int timeout_s);
+
+// The last `lines` lines of a file, each on a new line indented by two spaces.
+std::string tail(const std::string& path, size_t lines);
+
+// The last "replayed N events: ... in X s" line of blastd's log; NAN where not found.
+void find_replay(const std::string& log_path, double& events, double& seconds);
+
+// {"message":"Hello {{name}}","blastTag":"bench","recipients":[...]}: n recipients "Customer i"
+// with unique 11-digit numbers 601xxxxxxxx (n <= 99,999,999).
+std::string build_body(size_t n);
+
+// "2 x AMD EPYC ...".
+std::string machine();
+
+struct latency {
+  double p50 = 0, p99 = 0, max = 0;
+};
+latency summarize(std::vector<double> us);
+
+// The results table: a header, then one row per metric with the median and the range over the
+// runs. NaN values are left out; a row with none is not printed.
+void print_stats_header(size_t runs, int name_width = 40);
+void print_stats_row(const std::string& name, const char* unit, int decimals,
+                     std::vector<double> values, int name_width = 40);
+
+} // namespace blast::tools::bench
