@@ -69,7 +69,7 @@ namespace {
 
 void route_work(self_ptr self, const runtime& rt, uint32_t id, deferred w);
 void after_commit(self_ptr self, const runtime& rt, const storage::event& e,
-                  std::vector<send_item>& dispatch, std::vector<std::string>& bound);
+                  std::vector<send_item>& dispatch, bound_msg& bound);
 void pump(self_ptr self, const runtime& rt);
 
 // A phone number wins over an id: numbers are what users type.
@@ -174,15 +174,15 @@ void route_work(self_ptr self, const runtime& rt, uint32_t id, deferred w) {
 }
 
 void flush(self_ptr self, const runtime& rt, std::vector<send_item>& dispatch,
-           std::vector<std::string>& bound) {
+           bound_msg& bound) {
   auto& st = self->state;
   if (!dispatch.empty() && st.transport.handle)
     self->send(st.transport.handle, send_batch_msg{caf::actor_cast<caf::actor>(self),
                                                    st.blast->def.id, std::move(dispatch)});
-  if (!bound.empty())
-    self->send(rt.ingest, bound_msg{std::move(bound)});
+  if (!bound.message_ids.empty())
+    self->send(rt.ingest, std::move(bound));
   dispatch.clear();
-  bound.clear();
+  bound = {};
 }
 
 void check_completion(self_ptr self, const runtime& rt) {
@@ -257,7 +257,7 @@ void retry(self_ptr self, const runtime& rt, const std::vector<uint32_t>& ids) {
 }
 
 void after_commit(self_ptr self, const runtime& rt, const storage::event& e,
-                  std::vector<send_item>& dispatch, std::vector<std::string>& bound) {
+                  std::vector<send_item>& dispatch, bound_msg& bound) {
   auto& st = self->state;
   auto& b = *st.blast;
   using storage::event_type;
@@ -274,7 +274,8 @@ void after_commit(self_ptr self, const runtime& rt, const storage::event& e,
     }
     case event_type::send_succeeded:
       --st.in_flight;
-      bound.push_back(e.message_id);
+      bound.message_ids.push_back(e.message_id);
+      bound.sent.push_back({b.phone(e.recipient), b.def.id, e.recipient, e.time_ms});
       break;
     case event_type::send_failed:
       --st.in_flight;
@@ -471,7 +472,7 @@ caf::behavior blast_actor(self_ptr self, runtime rt, caf::actor manager,
       auto& b = *st.blast;
       std::array<int64_t, stage_count> delta{};
       std::vector<send_item> dispatch;
-      std::vector<std::string> bound;
+      bound_msg bound;
       bool status_changed_here = false;
       for (auto& e : c.events) {
         stage before = e.recipient ? b.funnel_of(e.recipient).current : stage::pending;
@@ -516,7 +517,7 @@ caf::behavior blast_actor(self_ptr self, runtime rt, caf::actor manager,
       }
       b.apply_send_state(c.event);  // its funnel arrived by synced_msg
       std::vector<send_item> dispatch;
-      std::vector<std::string> bound;
+      bound_msg bound;
       after_commit(self, rt, c.event, dispatch, bound);
       flush(self, rt, dispatch, bound);
       pump(self, rt);

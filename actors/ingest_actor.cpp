@@ -1,10 +1,17 @@
-// ingest_actor: message-id resolution and parking.
+// ingest_actor: resolves observations to recipients — message ids through the
+// log's index, unquoted replies through the numbers each blast messaged —
+// drops duplicates by the provider's event id, and parks what cannot be
+// matched yet until its id is bound; nothing is dropped silently.
 #include "actors/ingest_actor.hpp"
 
+#include <algorithm>
+#include <deque>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "actors/clock.hpp"
 #include "actors/messages.hpp"
+#include "actors/phone_number.hpp"
 #include "storage/event_log.hpp"
 
 namespace blast::actors {
@@ -12,23 +19,35 @@ namespace blast::actors {
 namespace {
 
 struct parked_observation {
+  std::string transport;
   storage::event_source source;
   plugins::observation obs;
   int64_t since_ms;
+  std::string reason;
 };
 
 struct ingest_state {
   caf::actor manager;
+  // Waiting for their message id to be bound, by that id.
   std::unordered_map<std::string, std::vector<parked_observation>> parked;
   uint64_t parked_count = 0;
+  // Replies from numbers no blast messaged: kept for the unmatched list.
+  std::deque<parked_observation> orphans;
+  // Event ids already applied: a provider retries until it gets a 2xx.
+  std::unordered_set<std::string> seen;
+  std::deque<std::string> seen_order;
+  // Every message a provider accepted, by number, for unquoted replies.
+  std::unordered_map<uint64_t, std::vector<sent_ref>> sent_to;
   static inline const char* name = "ingest_actor";
 };
 
 using self_ptr = caf::stateful_actor<ingest_state>*;
 
-// Park at most this many observations: past it the oldest id is dropped
-// with a log line rather than letting memory grow without bound.
+// Bounds: past these the oldest entries go (with the count in the listing's
+// reason), so that a flood cannot grow memory without limit.
 constexpr uint64_t max_parked = 1'000'000;
+constexpr size_t max_orphans = 100'000;
+constexpr size_t max_seen = 4'000'000;
 
 std::optional<stage> stage_of(int s) {
   switch (s) {
@@ -41,47 +60,123 @@ std::optional<stage> stage_of(int s) {
   }
 }
 
-// Routes one observation; false when its message id is not bound yet.
-bool route(self_ptr self, const runtime& rt, storage::event_source source,
-           plugins::observation& o) {
+void remember(ingest_state& st, const std::string& event_id) {
+  if (event_id.empty() || !st.seen.insert(event_id).second)
+    return;
+  st.seen_order.push_back(event_id);
+  if (st.seen_order.size() > max_seen) {
+    st.seen.erase(st.seen_order.front());
+    st.seen_order.pop_front();
+  }
+}
+
+void add_sent(ingest_state& st, const sent_ref& r) {
+  auto& v = st.sent_to[r.phone];
+  v.push_back(r);
+  // Kept in time order: most blasts append the newest anyway.
+  for (size_t i = v.size() - 1; i > 0 && v[i - 1].sent_ms > v[i].sent_ms; --i)
+    std::swap(v[i - 1], v[i]);
+}
+
+enum class routed { applied, duplicate, ignored, unbound, unknown_sender };
+
+routed route(self_ptr self, const runtime& rt, storage::event_source source,
+             plugins::observation& o) {
+  auto& st = self->state;
   auto observed = stage_of(o.stage);
   if (!observed)
-    return true;  // nothing to apply
+    return routed::ignored;
+  if (!o.event_id.empty() && st.seen.count(o.event_id))
+    return routed::duplicate;
+  int64_t when = o.provider_time_ms > 0 ? o.provider_time_ms : now_ms();
+  std::optional<storage::recipient_ref> ref;
   // A reply names the message it answers when it can; a status names its own.
   const auto& id = !o.quoted_id.empty() ? o.quoted_id : o.message_id;
-  if (id.empty())
-    return true;  // matching replies by sender arrives with the webhook ingestion
-  auto ref = rt.log->find_message(id);
-  if (!ref)
-    return false;
+  if (!id.empty()) {
+    ref = rt.log->find_message(id);
+    if (!ref)
+      return routed::unbound;
+  } else if (*observed == stage::replied && !o.sender.empty()) {
+    // The most recent blast that messaged this number before the reply.
+    auto phone = parse_phone(o.sender);
+    auto it = phone ? st.sent_to.find(*phone) : st.sent_to.end();
+    if (it == st.sent_to.end())
+      return routed::unknown_sender;
+    const sent_ref* best = nullptr;
+    for (auto& r : it->second)
+      if (r.sent_ms <= when)
+        best = &r;
+    if (!best)
+      return routed::unknown_sender;
+    ref = storage::recipient_ref{best->blast, best->recipient};
+  } else {
+    return routed::ignored;
+  }
+  remember(st, o.event_id);
   status_evidence ev;
   ev.observed = *observed;
-  ev.time_ms = o.provider_time_ms > 0 ? o.provider_time_ms : now_ms();
+  ev.time_ms = when;
   ev.source = source;
   ev.provider_status = std::move(o.provider_status);
   ev.event_id = std::move(o.event_id);
   ev.raw = std::move(o.raw);
-  self->send(self->state.manager, route_msg{ref->blast, ref->recipient, std::move(ev)});
-  return true;
+  self->send(st.manager, route_msg{ref->blast, ref->recipient, std::move(ev)});
+  return routed::applied;
+}
+
+void ingest(self_ptr self, const runtime& rt, const std::string& transport,
+            storage::event_source source, plugins::observation o, int64_t since) {
+  auto& st = self->state;
+  switch (route(self, rt, source, o)) {
+    case routed::unbound: {
+      if (st.parked_count >= max_parked)
+        break;  // bounded; the raw webhook stays in the log either way
+      auto key = !o.quoted_id.empty() ? o.quoted_id : o.message_id;
+      st.parked[key].push_back({transport, source, std::move(o), since, "message id not known yet"});
+      ++st.parked_count;
+      break;
+    }
+    case routed::unknown_sender:
+      st.orphans.push_back({transport, source, std::move(o), since, "no blast messaged this number"});
+      if (st.orphans.size() > max_orphans)
+        st.orphans.pop_front();
+      break;
+    default:
+      break;
+  }
+}
+
+unmatched_item item_of(const parked_observation& p) {
+  return {p.transport,
+          p.reason,
+          p.obs.message_id.empty() ? p.obs.quoted_id : p.obs.message_id,
+          p.obs.sender,
+          stage_of(p.obs.stage).value_or(stage::pending),
+          p.obs.provider_status,
+          p.obs.event_id,
+          p.since_ms,
+          p.obs.raw};
 }
 
 caf::behavior ingest_actor(self_ptr self, runtime rt) {
   return {
     [=](caf::actor& manager) { self->state.manager = std::move(manager); },
-    [=](pushed_msg& m) {
+    [=](ingest_seed_msg& m) {
       auto& st = self->state;
-      for (auto& o : m.observations) {
-        if (route(self, rt, m.source, o))
-          continue;
-        auto key = !o.quoted_id.empty() ? o.quoted_id : o.message_id;
-        if (st.parked_count >= max_parked)
-          continue;  // bounded (max_parked); listing unmatched events comes with webhooks
-        st.parked[key].push_back({m.source, std::move(o), now_ms()});
-        ++st.parked_count;
-      }
+      for (auto& id : m.applied_event_ids)
+        remember(st, id);
+      for (auto& r : m.sent)
+        add_sent(st, r);
+    },
+    [=](pushed_msg& m) {
+      auto now = now_ms();
+      for (auto& o : m.observations)
+        ingest(self, rt, m.transport, m.source, std::move(o), now);
     },
     [=](bound_msg& b) {
       auto& st = self->state;
+      for (auto& r : b.sent)
+        add_sent(st, r);
       for (auto& id : b.message_ids) {
         auto it = st.parked.find(id);
         if (it == st.parked.end())
@@ -90,11 +185,23 @@ caf::behavior ingest_actor(self_ptr self, runtime rt) {
         st.parked.erase(it);
         st.parked_count -= waiting.size();
         for (auto& p : waiting)
-          if (!route(self, rt, p.source, p.obs)) {
-            st.parked[id].push_back(std::move(p));
-            ++st.parked_count;
-          }
+          ingest(self, rt, p.transport, p.source, std::move(p.obs), p.since_ms);
       }
+    },
+    [=](unmatched_msg& m) {
+      auto& st = self->state;
+      auto cutoff = now_ms() - m.older_than_ms;
+      std::vector<unmatched_item> out;
+      for (auto& [id, list] : st.parked)
+        for (auto& p : list)
+          if (p.since_ms <= cutoff)
+            out.push_back(item_of(p));
+      for (auto& p : st.orphans)
+        if (p.since_ms <= cutoff)
+          out.push_back(item_of(p));
+      std::sort(out.begin(), out.end(),
+                [](auto& a, auto& b) { return a.since_ms < b.since_ms; });
+      m.reply(result<std::vector<unmatched_item>>::ok(std::move(out)));
     },
   };
 }

@@ -81,7 +81,13 @@ struct sends_done_msg { caf::actor reply_to; std::vector<send_outcome> outcomes;
 // Observations: transport (push) → ingest → manager → blast actor → recipient actor.
 struct pushed_msg { std::string transport; storage::event_source source;
                     std::vector<plugins::observation> observations; };
-struct bound_msg { std::vector<std::string> message_ids; };  // these ids are now resolvable
+// A message the provider accepted: for matching unquoted replies by number.
+struct sent_ref { uint64_t phone; uint64_t blast; uint32_t recipient; int64_t sent_ms; };
+// These ids are now resolvable, and these numbers were messaged.
+struct bound_msg { std::vector<std::string> message_ids; std::vector<sent_ref> sent; };
+// Service → ingest at start-up: what the log says was applied and sent.
+struct ingest_seed_msg { std::vector<std::string> applied_event_ids; std::vector<sent_ref> sent; };
+struct unmatched_msg { int64_t older_than_ms; callback<std::vector<unmatched_item>> reply; };
 struct route_msg { uint64_t blast; uint32_t recipient; status_evidence evidence; };
 
 // Events a blast actor writes for a recipient whose actor is active go
@@ -128,6 +134,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::withdraw_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::withdrawn_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::pushed_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::bound_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::ingest_seed_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::unmatched_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::route_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::owned_event_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::owned_committed_msg)

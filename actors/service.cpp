@@ -4,7 +4,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <map>
+#include <mutex>
+
+#include <boost/json.hpp>
 
 #include "actors/blast_manager.hpp"
 #include "actors/clock.hpp"
@@ -15,6 +19,8 @@
 #include "actors/worker_pool.hpp"
 #include "storage/event_log.hpp"
 #include "storage/journal.hpp"
+
+namespace json = boost::json;
 
 namespace blast::actors {
 
@@ -40,8 +46,15 @@ public:
     auto t0 = std::chrono::steady_clock::now();
     std::map<uint64_t, std::shared_ptr<blast_state>> blasts;
     std::string fold_error;
+    std::vector<std::string> applied_event_ids;
     auto st = log_->scan(1, [&](const storage::event& e) {
       ++startup_.events_replayed;
+      if (e.type == storage::event_type::webhook_rejected)
+        remember_rejected(e);
+      if (e.type == storage::event_type::recipient_status &&
+          e.payload.find("\"eventId\"") != std::string::npos)
+        if (auto id = event_id_of(e.payload); !id.empty())
+          applied_event_ids.push_back(std::move(id));
       if (e.blast == 0)
         return true;
       auto& b = blasts[e.blast];
@@ -75,6 +88,12 @@ public:
     rt_.ingest = spawn_ingest(*system_, rt_);
     if (!start_transports(error))
       return false;
+    ingest_seed_msg seed{std::move(applied_event_ids), {}};
+    for (auto& [id, b] : blasts)
+      for (uint32_t r = 1; r <= b->size(); ++r)
+        if (b->sending(r) == send_state::sent)
+          seed.sent.push_back({b->phone(r), id, r, b->funnel_of(r).at[size_t(stage::sent)]});
+    caf::anon_send(rt_.ingest, std::move(seed));
     for (auto& [id, b] : blasts)
       caf::anon_send(rt_.reporting, register_msg{id, b->size(), b->counts()});
     manager_ = spawn_blast_manager(*system_, rt_, std::move(blasts));
@@ -123,6 +142,7 @@ public:
       }
       auto pool = std::make_shared<worker_pool>(t.workers);
       instances_.push_back(inst);
+      by_name_[t.name] = inst;
       pools_.push_back(pool);
       (*map)[t.name] = transport_entry{spawn_transport(*system_, t, inst, pool), t.max_attempts,
                                        t.retry_base_ms};
@@ -203,6 +223,69 @@ public:
     caf::anon_send(manager_, resend_msg{blast, std::move(states), std::move(cb)});
   }
 
+  void ingest_webhook(std::string transport, webhook_input in,
+                      callback<webhook_outcome> cb) override {
+    auto it = by_name_.find(transport);
+    if (it == by_name_.end() || !it->second->can(0x4u /* BLAST_CAP_WEBHOOK */)) {
+      cb(result<webhook_outcome>::fail(
+        errc::not_found, "no transport '" + transport + "' that accepts webhooks"));
+      return;
+    }
+    plugins::webhook_request req{in.method, in.path, in.query, in.headers, in.body};
+    std::vector<plugins::observation> obs;
+    // Parsing is CPU work (a signature and a JSON body), fine on the caller's thread.
+    auto status = it->second->parse_webhook(req, obs);
+    if (status.code == -5 /* BLAST_E_SIGNATURE */) {
+      cb(result<webhook_outcome>::fail(errc::unauthorized, status.message));
+      return;
+    }
+    bool rejected = !status.ok();
+    storage::event e;
+    e.type = rejected ? storage::event_type::webhook_rejected : storage::event_type::webhook_received;
+    e.source = storage::event_source::webhook;
+    e.time_ms = now_ms();
+    json::object headers;
+    for (auto& [k, v] : in.headers)
+      headers[k] = v;
+    json::object payload{{"transport", transport}, {"method", in.method}, {"path", in.path},
+                         {"query", in.query},      {"headers", headers}, {"body", in.body}};
+    if (rejected)
+      payload["error"] = status.message;
+    else
+      payload["observations"] = obs.size();
+    e.payload = json::serialize(payload);
+    auto ingest = rt_.ingest;
+    auto self = this;
+    journal_->submit(
+      {std::move(e)},
+      [self, ingest, transport, rejected, message = status.message, obs = std::move(obs),
+       cb = std::move(cb)](const storage::status& st, std::vector<storage::event>&& committed) mutable {
+        if (!st) {
+          auto code = st.code == storage::errc::busy ? errc::busy : errc::unavailable;
+          cb(result<webhook_outcome>::fail(code, "webhook not stored: " + st.message));
+          return;
+        }
+        if (rejected) {
+          self->remember_rejected(committed.front());
+          cb(result<webhook_outcome>::fail(errc::rejected, message));
+          return;
+        }
+        // Durable first, answered second, applied third.
+        cb(result<webhook_outcome>::ok({committed.front().seq, obs.size()}));
+        caf::anon_send(ingest,
+                       pushed_msg{transport, storage::event_source::webhook, std::move(obs)});
+      });
+  }
+
+  void list_unmatched(int64_t older_than_ms, callback<std::vector<unmatched_item>> cb) override {
+    caf::anon_send(rt_.ingest, unmatched_msg{older_than_ms, std::move(cb)});
+  }
+
+  void list_rejected(callback<std::vector<rejected_webhook>> cb) override {
+    std::lock_guard<std::mutex> lock(rejected_mu_);
+    cb(result<std::vector<rejected_webhook>>::ok({rejected_.rbegin(), rejected_.rend()}));
+  }
+
   void stop() override {
     if (!system_)
       return;
@@ -216,6 +299,7 @@ public:
     caf::anon_send_exit(rt_.reporting, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(rt_.ingest, caf::exit_reason::user_shutdown);
     pools_.clear();      // joins: in-flight plugin calls finish
+    by_name_.clear();
     instances_.clear();  // destroys the instances (transport actors hold the last refs)
     journal_->stop();
     manager_ = nullptr;
@@ -225,6 +309,29 @@ public:
   }
 
 private:
+  // Rejected webhooks, newest last, bounded: the log keeps them all.
+  void remember_rejected(const storage::event& e) {
+    json::error_code ec;
+    auto v = json::parse(e.payload, ec);
+    auto* o = ec ? nullptr : v.if_object();
+    auto str = [&](const char* k) {
+      auto* x = o ? o->if_contains(k) : nullptr;
+      return x && x->is_string() ? std::string(x->get_string()) : std::string();
+    };
+    std::lock_guard<std::mutex> lock(rejected_mu_);
+    rejected_.push_back({e.seq, str("transport"), e.time_ms, str("error"), str("body")});
+    if (rejected_.size() > 10000)
+      rejected_.pop_front();
+  }
+
+  static std::string event_id_of(const std::string& payload) {
+    json::error_code ec;
+    auto v = json::parse(payload, ec);
+    auto* o = ec ? nullptr : v.if_object();
+    auto* id = o ? o->if_contains("eventId") : nullptr;
+    return id && id->is_string() ? std::string(id->get_string()) : std::string();
+  }
+
   service_options opts_;
   std::unique_ptr<storage::event_log> log_;
   std::unique_ptr<storage::journal> journal_;
@@ -235,6 +342,9 @@ private:
   std::map<std::string, std::shared_ptr<plugins::plugin_library>> libraries_;
   std::vector<std::shared_ptr<plugins::transport_instance>> instances_;
   std::vector<std::shared_ptr<worker_pool>> pools_;
+  std::map<std::string, std::shared_ptr<plugins::transport_instance>> by_name_;
+  std::mutex rejected_mu_;
+  std::deque<rejected_webhook> rejected_;
   std::atomic<uint64_t> next_blast_{1};
   std::atomic<uint64_t> active_recipients_{0};
   startup_stats startup_;

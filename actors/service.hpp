@@ -27,6 +27,8 @@ enum class errc : uint8_t {
   unavailable = 3,  // storage failed; nothing was acknowledged
   busy = 4,         // the journal queue is full; try again later
   conflict = 5,     // not possible in the blast's current status (e.g. resume a completed blast)
+  unauthorized = 6, // a webhook's signature did not verify; nothing was logged
+  rejected = 7,     // a signed webhook whose body did not parse; kept in the rejected list
 };
 
 enum class lifecycle : uint8_t { pause = 1, resume = 2, cancel = 3 };
@@ -126,6 +128,42 @@ struct transport_options {
   int64_t retry_base_ms = 500;    // first backoff; doubles per attempt, with jitter
 };
 
+// A webhook as received: handed verbatim to the transport's plugin.
+struct webhook_input {
+  std::string method;
+  std::string path;
+  std::string query;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+struct webhook_outcome {
+  uint64_t seq = 0;           // the log entry holding the raw webhook
+  uint64_t observations = 0;  // what the plugin read from it
+};
+
+// An observation that could not be applied yet (its message id is unknown) or
+// at all (a reply from a number no blast messaged): listed, never dropped.
+struct unmatched_item {
+  std::string transport;
+  std::string reason;
+  std::string message_id;
+  std::string sender;
+  stage observed = stage::pending;
+  std::string provider_status;
+  std::string event_id;
+  int64_t since_ms = 0;
+  std::string raw;
+};
+
+struct rejected_webhook {
+  uint64_t seq = 0;
+  std::string transport;
+  int64_t time_ms = 0;
+  std::string error;
+  std::string body;
+};
+
 struct service_options {
   std::string data_dir = "./data";
   std::string plugin_dir = "./build/plugins";
@@ -178,6 +216,15 @@ public:
   // Sends again to recipients in `states` (unknown, failed) that have no
   // evidence of having received the message; answers how many.
   virtual void resend(uint64_t blast, std::vector<send_state> states, callback<uint64_t> cb) = 0;
+
+  // Verifies and parses a webhook with its transport's plugin; logs the raw
+  // webhook durably, answers, then applies its observations. Errors:
+  // not_found (no such transport, or it takes no webhooks), unauthorized
+  // (signature; nothing logged), rejected (malformed; logged as rejected).
+  virtual void ingest_webhook(std::string transport, webhook_input in,
+                              callback<webhook_outcome> cb) = 0;
+  virtual void list_unmatched(int64_t older_than_ms, callback<std::vector<unmatched_item>> cb) = 0;
+  virtual void list_rejected(callback<std::vector<rejected_webhook>> cb) = 0;
 
   // Stops accepting work, lets in-flight commits finish, flushes the journal.
   virtual void stop() = 0;

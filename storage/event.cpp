@@ -94,6 +94,10 @@ const char* to_string(event_type t) {
       return "send_succeeded";
     case event_type::send_failed:
       return "send_failed";
+    case event_type::webhook_received:
+      return "webhook_received";
+    case event_type::webhook_rejected:
+      return "webhook_rejected";
   }
   // A type written by a newer build: decode() keeps its number.
   return "unknown";
@@ -102,7 +106,8 @@ const char* to_string(event_type t) {
 std::optional<event_type> event_type_from_string(std::string_view s) {
   for (auto t : {event_type::blast_created, event_type::recipients_added,
                  event_type::recipient_status, event_type::blast_status,
-                 event_type::send_requested, event_type::send_succeeded, event_type::send_failed})
+                 event_type::send_requested, event_type::send_succeeded, event_type::send_failed,
+                 event_type::webhook_received, event_type::webhook_rejected})
     if (s == to_string(t))
       return t;
   return std::nullopt;

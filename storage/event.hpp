@@ -20,6 +20,8 @@ enum class event_type : uint16_t {
   send_requested = 5,      // payload: attempt and rendered text (JSON); written before the send
   send_succeeded = 6,      // message_id set; payload: the provider's exact document, verbatim
   send_failed = 7,         // payload: attempt, error kind and message, whether final (JSON)
+  webhook_received = 8,    // payload: transport, headers and the raw body of an accepted webhook
+  webhook_rejected = 9,    // payload: the same for a webhook whose signed body did not parse
 };
 const char* to_string(event_type t);
 std::optional<event_type> event_type_from_string(std::string_view s);

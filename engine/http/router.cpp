@@ -40,6 +40,8 @@ response from_error(const actors::error& e) {
     case actors::errc::not_found: return error_response(404, "not_found", e.message);
     case actors::errc::invalid: return error_response(422, "invalid", e.message);
     case actors::errc::conflict: return error_response(409, "conflict", e.message);
+    case actors::errc::unauthorized: return error_response(401, "bad_signature", e.message);
+    case actors::errc::rejected: return error_response(400, "malformed_webhook", e.message);
     case actors::errc::busy: {
       auto r = error_response(503, "busy", e.message);
       r.headers.emplace_back("Retry-After", "1");
@@ -66,6 +68,24 @@ std::optional<uint64_t> parse_u64(std::string_view s) {
   if (ec != std::errc() || p != s.data() + s.size())
     return std::nullopt;
   return v;
+}
+
+// "90", "90s", "15m", "24h", "2d" → milliseconds.
+std::optional<int64_t> parse_duration_ms(std::string_view s) {
+  if (s.empty())
+    return std::nullopt;
+  int64_t unit = 1000;
+  switch (s.back()) {
+    case 's': unit = 1000; s.remove_suffix(1); break;
+    case 'm': unit = 60'000; s.remove_suffix(1); break;
+    case 'h': unit = 3'600'000; s.remove_suffix(1); break;
+    case 'd': unit = 86'400'000; s.remove_suffix(1); break;
+    default: break;
+  }
+  auto n = parse_u64(s);
+  if (!n || *n > 100'000'000)
+    return std::nullopt;
+  return static_cast<int64_t>(*n) * unit;
 }
 
 // Counts code points, so the limit matches what a user counts in a message.
@@ -118,6 +138,24 @@ public:
       return only("GET", [&] { metrics(); });
     if (segs_.size() >= 2 && segs_[0] == "api" && segs_[1] == "blasts")
       return blasts();
+    if (segs_.size() == 2 && segs_[0] == "webhooks")
+      return webhook(segs_[1]);
+    if (is({"api", "unmatched"}))
+      return only("GET", [&] { unmatched(); });
+    if (is({"api", "webhooks", "rejected"}))
+      return only("GET", [&] {
+        svc_.list_rejected(reply<std::vector<actors::rejected_webhook>>(
+          std::move(done_), [](auto& list) {
+            json::array items;
+            for (auto& r : list)
+              items.push_back(json::object{{"seq", r.seq},
+                                           {"transport", r.transport},
+                                           {"receivedAt", format_iso(r.time_ms)},
+                                           {"error", r.error},
+                                           {"body", r.body}});
+            return json_response(200, json::object{{"items", std::move(items)}});
+          }));
+      });
     done_(error_response(404, "not_found", "no route for " + req_.method + " " +
                                              std::string(url_.path())));
   }
@@ -227,6 +265,56 @@ private:
              s.last_seq);
       return r;
     }));
+  }
+
+  // Raw provider payloads, handed to the transport's plugin: the signature is
+  // over the exact body, so nothing here parses it first.
+  void webhook(const std::string& transport) {
+    actors::webhook_input in;
+    in.method = req_.method;
+    in.path = std::string(url_.path());
+    in.query = std::string(url_.encoded_query());
+    in.headers = req_.headers;
+    in.body = std::move(req_.body);
+    svc_.ingest_webhook(transport, std::move(in),
+                        reply<actors::webhook_outcome>(std::move(done_), [](auto& o) {
+                          return json_response(200, json::object{{"seq", o.seq},
+                                                                 {"observations", o.observations}});
+                        }));
+  }
+
+  void unmatched() {
+    int64_t older_than_ms = opts_.unmatched_after_ms;
+    if (auto p = param("olderThan")) {
+      auto ms = parse_duration_ms(*p);
+      if (!ms)
+        return done_(error_response(422, "invalid_older_than",
+                                    "olderThan is a duration like 90s, 15m or 24h"));
+      older_than_ms = *ms;
+    }
+    svc_.list_unmatched(older_than_ms, reply<std::vector<actors::unmatched_item>>(
+                                         std::move(done_), [](auto& list) {
+                                           json::array items;
+                                           for (auto& u : list) {
+                                             json::object o{
+                                               {"transport", u.transport},
+                                               {"reason", u.reason},
+                                               {"stage", actors::to_string(u.observed)},
+                                               {"since", format_iso(u.since_ms)}};
+                                             auto opt = [&](const char* k, const std::string& v) {
+                                               if (!v.empty())
+                                                 o[k] = v;
+                                             };
+                                             opt("messageId", u.message_id);
+                                             opt("sender", u.sender);
+                                             opt("providerStatus", u.provider_status);
+                                             opt("eventId", u.event_id);
+                                             opt("raw", u.raw);
+                                             items.push_back(std::move(o));
+                                           }
+                                           return json_response(
+                                             200, json::object{{"items", std::move(items)}});
+                                         }));
   }
 
   void list_blasts() {

@@ -18,6 +18,7 @@ struct router_options {
   size_t max_recipients = 5'000'000;  // per blast
   size_t max_message_bytes = 4096;    // WhatsApp's text limit
   size_t max_page = 1000;             // recipients per page
+  int64_t unmatched_after_ms = 60'000; // GET /api/unmatched lists what waited longer than this
 };
 
 class router {

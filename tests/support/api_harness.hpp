@@ -72,6 +72,7 @@ public:
   }
 
   actors::service& service() { return *svc_; }
+  engine::http::router& router() { return *router_; }
   const std::string& data_dir() const { return dir_.path(); }
 
 private:

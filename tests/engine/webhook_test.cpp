@@ -1,0 +1,149 @@
+// Webhook ingestion through the HTTP API with the scripted transport: the
+// signature gate, durable raw webhooks, rejected and unmatched lists,
+// de-duplication by event id, parking until the message id is known, and
+// replies matched by quoted id or by the sender's number.
+#define BOOST_TEST_MODULE engine_webhooks
+#include "tests/support/api_harness.hpp"
+
+namespace json = boost::json;
+using namespace blast;
+
+namespace {
+
+struct fixture : test::api_harness {
+  fixture() : test::api_harness(options()) {}
+
+  static actors::service_options options() {
+    actors::transport_options t;
+    t.name = "wa";
+    t.plugin = "scripted";
+    actors::service_options o;
+    o.plugin_dir = TESTPLUGIN_DIR;
+    o.transports = {t};
+    o.default_transport = "wa";
+    return o;
+  }
+
+  engine::http::response hook(const std::string& body, const std::string& signature = "good") {
+    std::promise<engine::http::response> p;
+    engine::http::request req{"POST", "/webhooks/wa", {{"x-test-signature", signature}}, body};
+    router().handle(std::move(req), [&](engine::http::response r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  }
+
+  uint64_t last_seq() { return stats().last_seq; }
+
+  json::value recipient(const std::string& ref) {
+    return get("/api/blasts/1/recipients/" + ref);
+  }
+
+  // Creates blast 1 to these numbers and waits until every send has an outcome.
+  void sent_to(std::vector<std::string> numbers) {
+    json::array rs;
+    for (auto& n : numbers)
+      rs.push_back(json::value(n));
+    auto id = call_json("POST", "/api/blasts",
+                        json::serialize(json::object{{"message", "m"}, {"recipients", rs}}), 201)
+                .at("id")
+                .as_int64();
+    BOOST_TEST_REQUIRE(eventually([&] {
+      return get("/api/blasts/" + std::to_string(id)).at("status").as_string() == "completed";
+    }));
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(webhooks, fixture)
+
+BOOST_AUTO_TEST_CASE(bad_signature_401_and_nothing_logged) {
+  auto before = last_seq();
+  auto r = hook(R"({"id":"S-60111111111-1","status":2})", "forged");
+  BOOST_TEST(r.status == 401u);
+  BOOST_TEST(json::parse(r.body).at("error").at("code").as_string() == "bad_signature");
+  BOOST_TEST(last_seq() == before);
+  BOOST_TEST(call("POST", "/webhooks/nope", "{}").status == 404u);
+  BOOST_TEST(call("POST", "/webhooks/manual", "{}").status == 404u);  // takes no webhooks
+}
+
+BOOST_AUTO_TEST_CASE(malformed_body_400_kept_in_the_rejected_list) {
+  auto before = last_seq();
+  auto r = hook("{not json");
+  BOOST_TEST(r.status == 400u);
+  BOOST_TEST(json::parse(r.body).at("error").at("code").as_string() == "malformed_webhook");
+  BOOST_TEST(last_seq() == before + 1);  // logged, so nothing the provider sent is lost
+  auto rejected = get("/api/webhooks/rejected").at("items").as_array();
+  BOOST_TEST_REQUIRE(rejected.size() == 1u);
+  BOOST_TEST(rejected[0].at("body").as_string() == "{not json");
+  BOOST_TEST(rejected[0].at("transport").as_string() == "wa");
+  restart();  // the list is rebuilt from the log
+  BOOST_TEST(get("/api/webhooks/rejected").at("items").as_array().size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(statuses_apply_once_per_event_id) {
+  sent_to({"60111111111", "60122222222"});
+  auto before = last_seq();
+  auto r = hook(R"({"id":"S-60111111111-1","status":3,"eventId":"e1","providerStatus":"READ"})");
+  BOOST_TEST(r.status == 200u, r.body);
+  BOOST_TEST(json::parse(r.body).at("seq").as_int64() == static_cast<int64_t>(before + 1));
+  // The provider retries: the same event again, and once more after a restart.
+  BOOST_TEST(hook(R"({"id":"S-60111111111-1","status":3,"eventId":"e1"})").status == 200u);
+  BOOST_TEST_REQUIRE(eventually([&] { return recipient("1").at("stage").as_string() == "read"; }));
+  restart();
+  BOOST_TEST(hook(R"({"id":"S-60111111111-1","status":3,"eventId":"e1"})").status == 200u);
+  BOOST_TEST(hook(R"({"id":"S-60122222222-1","status":2,"eventId":"e2"})").status == 200u);
+  BOOST_TEST_REQUIRE(
+    eventually([&] { return recipient("2").at("stage").as_string() == "delivered"; }));
+  int status_events = 0;
+  auto r1 = recipient("1");
+  for (auto& e : r1.at("events").as_array())
+    if (e.at("type").as_string() == "recipient_status") {
+      ++status_events;
+      BOOST_TEST(e.at("source").as_string() == "webhook");
+      BOOST_TEST(e.at("payload").at("providerStatus").as_string() == "READ");
+    }
+  BOOST_TEST(status_events == 1);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_id_is_parked_listed_and_applied_when_it_appears) {
+  // The webhook wins the race against the send response (here: the blast does not exist yet).
+  BOOST_TEST(hook(R"({"id":"S-60133333333-1","status":2,"eventId":"early"})").status == 200u);
+  BOOST_TEST_REQUIRE(eventually([&] {
+    return get("/api/unmatched?olderThan=0s").at("items").as_array().size() == 1u;
+  }));
+  auto item = get("/api/unmatched?olderThan=0s").at("items").at(0);
+  BOOST_TEST(item.at("messageId").as_string() == "S-60133333333-1");
+  BOOST_TEST(item.at("stage").as_string() == "delivered");
+  BOOST_TEST(get("/api/unmatched").at("items").as_array().empty());  // younger than 60 s
+  sent_to({"60133333333"});
+  BOOST_TEST_REQUIRE(
+    eventually([&] { return recipient("1").at("stage").as_string() == "delivered"; }));
+  BOOST_TEST(get("/api/unmatched?olderThan=0s").at("items").as_array().empty());
+  call_json("GET", "/api/unmatched?olderThan=soon", "", 422);
+}
+
+BOOST_AUTO_TEST_CASE(replies_by_quote_or_by_number_of_the_latest_blast) {
+  sent_to({"60111111111", "60122222222"});                // blast 1
+  sent_to({"60122222222"});                               // blast 2 messages 601222… again
+  BOOST_TEST(hook(R"({"id":"","status":4,"from":"60111111111","quotedId":"S-60111111111-1"})")
+               .status == 200u);
+  BOOST_TEST(hook(R"({"id":"","status":4,"from":"60122222222","eventId":"r2"})").status == 200u);
+  BOOST_TEST(hook(R"({"id":"","status":4,"from":"60199999999","eventId":"r3"})").status == 200u);
+  BOOST_TEST_REQUIRE(eventually([&] {
+    return recipient("1").at("stage").as_string() == "replied" &&
+           get("/api/blasts/2/recipients/60122222222").at("stage").as_string() == "replied";
+  }));
+  // The older blast's recipient got nothing: the reply answers the latest message.
+  BOOST_TEST(recipient("60122222222").at("stage").as_string() == "sent");
+  auto orphans = get("/api/unmatched?olderThan=0s").at("items").as_array();
+  BOOST_TEST_REQUIRE(orphans.size() == 1u);
+  BOOST_TEST(orphans[0].at("sender").as_string() == "60199999999");
+  BOOST_TEST(orphans[0].at("reason").as_string() == "no blast messaged this number");
+  // A reply after closed changes nothing.
+  call_json("POST", "/api/blasts/2/recipients/1/status", R"({"stage":"closed"})", 200);
+  BOOST_TEST(hook(R"({"id":"","status":4,"from":"60122222222","eventId":"r4"})").status == 200u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  BOOST_TEST(get("/api/blasts/2/recipients/1").at("stage").as_string() == "closed");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
