@@ -4,6 +4,7 @@
 // recipient with one of this actor's commits in flight waits for it.
 #include "actors/blast_actor.hpp"
 
+#include <algorithm>
 #include <random>
 #include <unordered_map>
 #include <unordered_set>
@@ -48,6 +49,8 @@ struct blast_actor_state {
   std::unordered_map<uint32_t, std::vector<deferred>> stashed;
   std::vector<uint32_t> held_retries;    // retries that came due while paused
   bool completing = false;
+  uint64_t poll_round = 0;
+  uint32_t poll_cursor = 1;              // polling resumes here next round
   std::mt19937_64 jitter{std::random_device{}()};
   static inline const char* name = "blast_actor";
 };
@@ -349,6 +352,60 @@ bool set_status(self_ptr self, const runtime& rt, blast_status to, const char* r
   return true;
 }
 
+// Messages polled per round, at most: a round reads each one's document from the log.
+constexpr size_t poll_batch = 2000;
+
+// One polling round: sent messages not yet read (nor failed) and younger than
+// the transport's limit. A message quiet for long is asked less often: every
+// round while young, then every 2nd, 4th … up to every 64th round.
+void poll_round(self_ptr self, const runtime& rt) {
+  auto& st = self->state;
+  auto& b = *st.blast;
+  if (st.transport.poll_interval_ms <= 0 || !st.transport.handle ||
+      b.status == blast_status::cancelled)
+    return;
+  auto now = now_ms();
+  auto round = ++st.poll_round;
+  std::vector<poll_item> items;
+  uint32_t id = st.poll_cursor;
+  bool any_left = false;
+  for (uint32_t n = 0; n < b.size() && items.size() < poll_batch; ++n, ++id) {
+    if (id > b.size())
+      id = 1;
+    auto& f = b.funnel_of(id);
+    if (b.sending(id) != send_state::sent || f.reached(stage::read) ||
+        f.current == stage::failed)
+      continue;
+    auto sent_at = f.at[static_cast<size_t>(stage::sent)];
+    if (sent_at && now - sent_at > st.transport.poll_max_age_ms)
+      continue;
+    any_left = true;
+    auto quiet = now - std::max(f.stage_time(), sent_at);
+    uint64_t every = std::clamp<uint64_t>(
+      static_cast<uint64_t>(quiet / (4 * st.transport.poll_interval_ms)), 1, 64);
+    if (round % every != 0)
+      continue;
+    poll_item item;
+    rt.log->scan_stream(b.def.id, id, [&](const storage::event& e) {
+      if (e.type == storage::event_type::send_succeeded) {
+        item.message_id = e.message_id;
+        item.document = e.payload;
+      }
+      return true;
+    });
+    if (!item.message_id.empty())
+      items.push_back(std::move(item));
+  }
+  st.poll_cursor = id;
+  if (!items.empty())
+    self->send(st.transport.handle, poll_msg{std::move(items)});
+  // Rounds go on while something may still change or sending is not over.
+  if (any_left || b.status == blast_status::sending || b.status == blast_status::paused ||
+      b.status == blast_status::scheduled)
+    self->delayed_send(self, std::chrono::milliseconds(st.transport.poll_interval_ms),
+                       poll_atom_v);
+}
+
 void start(self_ptr self, const runtime& rt) {
   auto& b = *self->state.blast;
   if (b.status == blast_status::scheduled) {
@@ -379,6 +436,8 @@ caf::behavior blast_actor(self_ptr self, runtime rt, caf::actor manager,
   if (self->state.blast->def.id != 0) {  // recovered: folded already
     attach_transport();
     self->send(self, start_atom_v);
+    if (self->state.transport.poll_interval_ms > 0)
+      self->send(self, poll_atom_v);
   }
   auto status_changed = [=] {
     self->send(manager, status_changed_msg{self->state.blast->def.id, self->state.blast->status});
@@ -396,7 +455,11 @@ caf::behavior blast_actor(self_ptr self, runtime rt, caf::actor manager,
       self->send(rt.reporting, register_msg{b.def.id, b.size(), b.counts()});
       m.reply(result<blast_summary>::ok(summary_of(b)));
       start(self, rt);
+      if (self->state.transport.poll_interval_ms > 0)
+        self->delayed_send(self, std::chrono::milliseconds(self->state.transport.poll_interval_ms),
+                           poll_atom_v);
     },
+    [=](poll_atom) { poll_round(self, rt); },
     [=](start_atom) {
       auto& b = *self->state.blast;
       if (b.status == blast_status::scheduled && b.def.scheduled_ms <= now_ms())

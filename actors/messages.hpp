@@ -34,6 +34,8 @@ struct transport_entry {
   caf::actor handle;        // the transport actor; null for the built-in `manual`
   uint32_t max_attempts = 5;
   int64_t retry_base_ms = 500;
+  int64_t poll_interval_ms = 0;  // 0: no polling (or the plugin cannot look statuses up)
+  int64_t poll_max_age_ms = 0;
 };
 using transport_map = std::map<std::string, transport_entry>;
 
@@ -75,6 +77,10 @@ struct send_results_msg { std::vector<send_outcome> outcomes; };
 // transport answers with the ones it had not handed to the plugin yet.
 struct withdraw_msg { caf::actor blast_actor; };
 struct withdrawn_msg { std::vector<send_item> items; };
+// Blast actor → transport actor: look these messages' statuses up; the
+// observations go to the ingest actor as a push from the `poll` source.
+struct poll_item { std::string message_id; std::string document; };
+struct poll_msg { std::vector<poll_item> items; };
 // Worker thread → transport actor.
 struct sends_done_msg { caf::actor reply_to; std::vector<send_outcome> outcomes; };
 
@@ -131,6 +137,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::send_batch_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::send_results_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::sends_done_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::withdraw_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::poll_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::withdrawn_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::pushed_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::bound_msg)
@@ -148,4 +155,5 @@ CAF_BEGIN_TYPE_ID_BLOCK(blast, caf::first_custom_type_id)
   CAF_ADD_ATOM(blast, blast::actors, flush_atom, "flush")
   CAF_ADD_ATOM(blast, blast::actors, start_atom, "start")
   CAF_ADD_ATOM(blast, blast::actors, retry_atom, "retry")
+  CAF_ADD_ATOM(blast, blast::actors, poll_atom, "poll")
 CAF_END_TYPE_ID_BLOCK(blast)

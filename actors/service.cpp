@@ -144,8 +144,10 @@ public:
       instances_.push_back(inst);
       by_name_[t.name] = inst;
       pools_.push_back(pool);
-      (*map)[t.name] = transport_entry{spawn_transport(*system_, t, inst, pool), t.max_attempts,
-                                       t.retry_base_ms};
+      bool can_poll = inst->can(0x2u /* BLAST_CAP_STATUS_QUERY */);
+      (*map)[t.name] = transport_entry{spawn_transport(*system_, t, inst, pool, rt_.ingest),
+                                       t.max_attempts, t.retry_base_ms,
+                                       can_poll ? t.poll_interval_ms : 0, t.poll_max_age_ms};
       transports_.push_back(t.name);
     }
     if (!map->count(opts_.default_transport)) {

@@ -126,6 +126,8 @@ struct transport_options {
   uint32_t workers = 4;           // threads that run the plugin's blocking calls
   uint32_t max_attempts = 5;      // per recipient, for retryable errors
   int64_t retry_base_ms = 500;    // first backoff; doubles per attempt, with jitter
+  int64_t poll_interval_ms = 0;   // status polling of sent, unread messages; 0 = off
+  int64_t poll_max_age_ms = 7 * 86'400'000LL;  // stop polling a message this old
 };
 
 // A webhook as received: handed verbatim to the transport's plugin.

@@ -113,7 +113,7 @@ void dispatch(self_ptr self) {
 
 caf::behavior transport_actor(self_ptr self, transport_options opts,
                               std::shared_ptr<plugins::transport_instance> instance,
-                              std::shared_ptr<worker_pool> workers) {
+                              std::shared_ptr<worker_pool> workers, caf::actor ingest) {
   auto& st = self->state;
   st.instance = std::move(instance);
   st.workers = std::move(workers);
@@ -150,6 +150,25 @@ caf::behavior transport_actor(self_ptr self, transport_options opts,
       }
       dispatch(self);
     },
+    [=](poll_msg& m) {
+      auto name = opts.name;
+      self->state.workers->post([inst = self->state.instance, items = std::move(m.items), ingest,
+                                 name]() mutable {
+        std::vector<plugins::observation> found;
+        for (auto& it : items) {
+          std::vector<plugins::observation> obs;
+          if (!inst->query_status(it.message_id, it.document, obs).ok())
+            continue;  // the gateway is down or confused: the next round asks again
+          for (auto& o : obs) {
+            if (o.message_id.empty())
+              o.message_id = it.message_id;
+            found.push_back(std::move(o));
+          }
+        }
+        if (!found.empty())
+          caf::anon_send(ingest, pushed_msg{name, storage::event_source::poll, std::move(found)});
+      });
+    },
     [=](withdraw_msg& w) {
       auto& q = self->state.queue;
       withdrawn_msg out;
@@ -178,8 +197,9 @@ caf::behavior transport_actor(self_ptr self, transport_options opts,
 
 caf::actor spawn_transport(caf::actor_system& sys, const transport_options& opts,
                            std::shared_ptr<plugins::transport_instance> instance,
-                           std::shared_ptr<worker_pool> workers) {
-  return sys.spawn(transport_actor, opts, std::move(instance), std::move(workers));
+                           std::shared_ptr<worker_pool> workers, caf::actor ingest) {
+  return sys.spawn(transport_actor, opts, std::move(instance), std::move(workers),
+                   std::move(ingest));
 }
 
 } // namespace blast::actors

@@ -18,8 +18,10 @@ struct runtime;
 struct transport_options;
 class worker_pool;
 
+// Status look-ups (poll_msg) run on the same workers; their observations go
+// to `ingest` as coming from the `poll` source.
 caf::actor spawn_transport(caf::actor_system& sys, const transport_options& opts,
                            std::shared_ptr<plugins::transport_instance> instance,
-                           std::shared_ptr<worker_pool> workers);
+                           std::shared_ptr<worker_pool> workers, caf::actor ingest);
 
 } // namespace blast::actors

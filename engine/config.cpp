@@ -99,6 +99,14 @@ bool parse_transport(const std::string& name, const std::string& text,
       if (!number(1, 3.6e6, d))
         return false;
       out.retry_base_ms = static_cast<int64_t>(d);
+    } else if (key == "pollIntervalSeconds") {
+      if (!number(0, 86400, d))
+        return false;
+      out.poll_interval_ms = static_cast<int64_t>(d * 1000);
+    } else if (key == "pollMaxAgeSeconds") {
+      if (!number(1, 90 * 86400.0, d))
+        return false;
+      out.poll_max_age_ms = static_cast<int64_t>(d * 1000);
     } else {
       rest[key] = value;
     }

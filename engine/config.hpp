@@ -15,8 +15,9 @@ namespace blast::engine {
 actors::transport_options default_sim();
 
 // Parses one transport instance's object: "plugin" and the host's own keys
-// (ratePerSecond, maxInFlight, workers, maxAttempts, retryBaseMs); every other
-// key is the plugin's config. False with `error` on a bad value.
+// (ratePerSecond, maxInFlight, workers, maxAttempts, retryBaseMs,
+// pollIntervalSeconds, pollMaxAgeSeconds); every other key is the plugin's
+// config. False with `error` on a bad value.
 bool parse_transport(const std::string& name, const std::string& json_object,
                      actors::transport_options& out, std::string& error);
 

@@ -261,6 +261,23 @@ BOOST_AUTO_TEST_CASE(pushed_statuses_reach_the_funnel_and_replay_equal) {
   BOOST_TEST(json::serialize(after) == json::serialize(before));
 }
 
+BOOST_AUTO_TEST_CASE(polling_finds_statuses_without_webhooks) {
+  auto t = scripted("s", {});  // its look-up answers "delivered" for every id it issued
+  t.poll_interval_ms = 100;
+  test::api_harness api(options({t}));
+  api.call_json("POST", "/api/blasts", blast_of({"60111111111", "60122222222"}), 201);
+  BOOST_TEST_REQUIRE(api.eventually([&] {
+    return api.get("/api/blasts/1/report").at("funnel").at(1).at("reached").as_int64() == 2;
+  }));
+  auto r = recipient(api, 1, "1");
+  auto& last = r.at("events").as_array().back();
+  BOOST_TEST(last.at("source").as_string() == "poll");
+  BOOST_TEST(last.at("payload").at("stage").as_string() == "delivered");
+  // Later rounds find nothing new: the same look-up event id is applied once.
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  BOOST_TEST(recipient(api, 1, "1").at("events").as_array().size() == r.at("events").as_array().size());
+}
+
 BOOST_AUTO_TEST_CASE(resend_only_those_without_the_message) {
   test::api_harness api(options({scripted(
     "s", {{"sendLog", send_log}, {"script", {{"60111111111", {"permanent", "ok"}}}}})}));
