@@ -3,6 +3,7 @@
 #include "actors/service.hpp"
 
 #include <atomic>
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -47,8 +48,11 @@ public:
     std::map<uint64_t, std::shared_ptr<blast_state>> blasts;
     std::string fold_error;
     std::vector<std::string> applied_event_ids;
+    std::vector<std::pair<uint64_t, int64_t>> webhooks;  // (seq, time) of accepted webhooks
     auto st = log_->scan(1, [&](const storage::event& e) {
       ++startup_.events_replayed;
+      if (e.type == storage::event_type::webhook_received)
+        webhooks.emplace_back(e.seq, e.time_ms);
       if (e.type == storage::event_type::webhook_rejected)
         remember_rejected(e);
       if (e.type == storage::event_type::recipient_status &&
@@ -98,6 +102,7 @@ public:
       caf::anon_send(rt_.reporting, register_msg{id, b->size(), b->counts()});
     manager_ = spawn_blast_manager(*system_, rt_, std::move(blasts));
     caf::anon_send(rt_.ingest, manager_);
+    reapply_webhooks(webhooks);
     startup_.replay_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return true;
@@ -311,6 +316,47 @@ public:
   }
 
 private:
+  // A webhook is answered once its raw form is durable and applied right
+  // after; a crash in between must not lose its effect. So the recent ones
+  // (opts_.reapply_webhooks_ms before the last) are parsed again at start-up:
+  // de-duplication by event id makes applying one twice harmless, and what
+  // was parked waiting for a message id gets its chance again.
+  void reapply_webhooks(std::vector<std::pair<uint64_t, int64_t>>& webhooks) {
+    if (webhooks.empty() || opts_.reapply_webhooks_ms <= 0)
+      return;
+    int64_t horizon = webhooks.back().second - opts_.reapply_webhooks_ms;
+    auto first = std::find_if(webhooks.begin(), webhooks.end(),
+                              [&](auto& w) { return w.second >= horizon; });
+    uint64_t from = first->first;
+    webhooks = {};
+    log_->scan(from, [&](const storage::event& e) {
+      if (e.type != storage::event_type::webhook_received)
+        return true;
+      json::error_code ec;
+      auto v = json::parse(e.payload, ec);
+      auto* o = ec ? nullptr : v.if_object();
+      auto str = [&](const char* k) {
+        auto* x = o ? o->if_contains(k) : nullptr;
+        return x && x->is_string() ? std::string(x->get_string()) : std::string();
+      };
+      auto it = by_name_.find(str("transport"));
+      if (!o || it == by_name_.end())
+        return true;  // a transport no longer configured: its raw webhooks stay in the log
+      plugins::webhook_request req{str("method"), str("path"), str("query"), {}, str("body")};
+      if (auto* h = o->if_contains("headers"); h && h->is_object())
+        for (auto& [k, val] : h->get_object())
+          if (val.is_string())
+            req.headers.emplace_back(std::string(k), std::string(val.get_string()));
+      std::vector<plugins::observation> obs;
+      if (it->second->parse_webhook(req, obs).ok() && !obs.empty()) {
+        ++startup_.webhooks_reapplied;
+        caf::anon_send(rt_.ingest,
+                       pushed_msg{it->first, storage::event_source::webhook, std::move(obs)});
+      }
+      return true;
+    });
+  }
+
   // Rejected webhooks, newest last, bounded: the log keeps them all.
   void remember_rejected(const storage::event& e) {
     json::error_code ec;

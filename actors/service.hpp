@@ -174,6 +174,7 @@ struct service_options {
   size_t threads = 2;                  // CAF scheduler threads
   int64_t passivate_after_ms = 10000;  // an idle recipient actor exits after this
   bool sync = true;                    // WAL fsync per group commit (tests may turn it off)
+  int64_t reapply_webhooks_ms = 3'600'000;  // webhooks this recent are re-applied at start-up
   // Where plugins' log lines go (level: 0 error .. 3 debug); default stderr.
   std::function<void(int level, const std::string& message)> log;
 };
@@ -183,6 +184,7 @@ struct startup_stats {
   uint64_t blasts = 0;
   uint64_t recipients = 0;
   double replay_seconds = 0;
+  uint64_t webhooks_reapplied = 0;
 };
 
 struct service_stats {

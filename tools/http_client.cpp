@@ -162,7 +162,7 @@ http_reply http_client::attempt(const std::string& wire, bool& retryable) {
     r.error = "cannot send the request";
     return r;
   }
-  reader rd{fd_};
+  reader rd{fd_, {}, 0};
   std::string line;
   if (!rd.line(line)) {
     close_socket();
@@ -226,9 +226,12 @@ http_reply http_client::attempt(const std::string& wire, bool& retryable) {
 }
 
 http_reply http_client::request(const std::string& method, const std::string& target,
-                                const std::string& body, const std::string& content_type) {
+                                const std::string& body, const std::string& content_type,
+                                const std::vector<std::pair<std::string, std::string>>& headers) {
   std::string wire = method + " " + target + " HTTP/1.1\r\nHost: " + host_ + ":" +
                      std::to_string(port_) + "\r\nConnection: keep-alive\r\n";
+  for (auto& [name, value] : headers)
+    wire += name + ": " + value + "\r\n";
   if (!body.empty() || method == "POST" || method == "PUT")
     wire += "Content-Type: " + content_type + "\r\nContent-Length: " +
             std::to_string(body.size()) + "\r\n";

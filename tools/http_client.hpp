@@ -28,7 +28,8 @@ public:
 
   http_reply request(const std::string& method, const std::string& target,
                      const std::string& body = {},
-                     const std::string& content_type = "application/json");
+                     const std::string& content_type = "application/json",
+                     const std::vector<std::pair<std::string, std::string>>& headers = {});
   http_reply get(const std::string& target) { return request("GET", target); }
   http_reply post(const std::string& target, const std::string& body) {
     return request("POST", target, body);
