@@ -48,6 +48,9 @@ using self_ptr = caf::stateful_actor<ingest_state>*;
 constexpr uint64_t max_parked = 1'000'000;
 constexpr size_t max_orphans = 100'000;
 constexpr size_t max_seen = 4'000'000;
+// Providers stamp inbound messages in whole seconds with their own clock: a
+// reply may carry a time a little before our record of the send it answers.
+constexpr int64_t reply_clock_slack_ms = 60'000;
 
 std::optional<stage> stage_of(int s) {
   switch (s) {
@@ -104,7 +107,7 @@ routed route(self_ptr self, const runtime& rt, storage::event_source source,
       return routed::unknown_sender;
     const sent_ref* best = nullptr;
     for (auto& r : it->second)
-      if (r.sent_ms <= when)
+      if (r.sent_ms <= when + reply_clock_slack_ms)
         best = &r;
     if (!best)
       return routed::unknown_sender;
@@ -137,6 +140,7 @@ void ingest(self_ptr self, const runtime& rt, const std::string& transport,
       break;
     }
     case routed::unknown_sender:
+      remember(st, o.event_id);  // its retries are the same orphan, listed once
       st.orphans.push_back({transport, source, std::move(o), since, "no blast messaged this number"});
       if (st.orphans.size() > max_orphans)
         st.orphans.pop_front();

@@ -1,9 +1,12 @@
-// Runs blastd as a child process for end-to-end tests and benchmarks: starts
-// it on a free loopback port, learns the port from its first stdout line, and
-// stops it with SIGTERM (graceful) or SIGKILL (a crash).
+// Runs servers (blastd, wsapme-sim) as child processes for end-to-end tests:
+// starts them on loopback ports and stops them gracefully or by a crash.
 #pragma once
 
+#include <algorithm>
+#include <arpa/inet.h>
 #include <csignal>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -14,12 +17,12 @@
 
 namespace blast::test {
 
-class blastd_process {
+// A server child process that prints "... listening on http://127.0.0.1:PORT"
+// on stdout first (blastd, wsapme-sim): started, its port learnt, stopped with
+// SIGTERM (graceful) or SIGKILL (a crash).
+class server_process {
 public:
-  blastd_process(const std::string& binary, const std::string& data_dir,
-                 const std::string& stderr_file, std::vector<std::string> extra_args = {}) {
-    std::vector<std::string> args = {binary, "--data-dir", data_dir, "--listen", "127.0.0.1:0"};
-    args.insert(args.end(), extra_args.begin(), extra_args.end());
+  server_process(std::vector<std::string> args, const std::string& stderr_file) {
     std::vector<char*> argv;
     for (auto& a : args)
       argv.push_back(a.data());
@@ -36,7 +39,7 @@ public:
       close(out[1]);
       if (FILE* err = std::fopen(stderr_file.c_str(), "a"))
         dup2(fileno(err), 2);
-      execv(binary.c_str(), argv.data());
+      execv(argv[0], argv.data());
       _exit(127);
     }
     close(out[1]);
@@ -51,17 +54,17 @@ public:
     }
     if (port_ == 0) {
       kill_hard();
-      throw std::runtime_error("blastd did not start; see " + stderr_file);
+      throw std::runtime_error(args[0] + " did not start; see " + stderr_file);
     }
   }
-  ~blastd_process() {
+  ~server_process() {
     if (pid_ > 0)
       kill_hard();
     if (out_)
       std::fclose(out_);
   }
-  blastd_process(const blastd_process&) = delete;
-  blastd_process& operator=(const blastd_process&) = delete;
+  server_process(const server_process&) = delete;
+  server_process& operator=(const server_process&) = delete;
 
   uint16_t port() const { return port_; }
 
@@ -88,5 +91,39 @@ private:
   FILE* out_ = nullptr;
   uint16_t port_ = 0;
 };
+
+// blastd on a data folder, on a free loopback port unless `extra_args` has --listen.
+class blastd_process : public server_process {
+public:
+  blastd_process(const std::string& binary, const std::string& data_dir,
+                 const std::string& stderr_file, std::vector<std::string> extra_args = {})
+    : server_process(args(binary, data_dir, std::move(extra_args)), stderr_file) {}
+
+private:
+  static std::vector<std::string> args(const std::string& binary, const std::string& data_dir,
+                                       std::vector<std::string> extra) {
+    std::vector<std::string> a = {binary, "--data-dir", data_dir};
+    if (std::find(extra.begin(), extra.end(), "--listen") == extra.end()) {
+      a.push_back("--listen");
+      a.push_back("127.0.0.1:0");
+    }
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+};
+
+// A free loopback port, for two servers that must know each other's address
+// before either starts (a tiny race with other processes, fine for tests).
+inline uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
 
 } // namespace blast::test
