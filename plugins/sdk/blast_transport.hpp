@@ -60,4 +60,32 @@ inline blast_observation make_observation() {
   return o;
 }
 
+// An observation owning its strings; view() lends them to one sink or push call.
+struct observation {
+  std::string message_id, sender, provider_status, event_id, raw, quoted_id;
+  int32_t stage = BLAST_STAGE_NONE;
+  int64_t time_ms = 0;
+
+  blast_observation view() const {
+    blast_observation o = make_observation();
+    o.message_id = str(message_id);
+    o.sender = str(sender);
+    o.stage = stage;
+    o.provider_status = str(provider_status);
+    o.provider_time_ms = time_ms;
+    o.event_id = str(event_id);
+    o.raw = str(raw);
+    o.quoted_id = str(quoted_id);
+    return o;
+  }
+};
+
+// Whether a plugin built against this header can serve `host`: same major
+// ABI version, and a table at least as long as version 1's. Call it first in
+// blast_transport_entry and return NULL when it says no.
+inline bool host_compatible(const blast_host_v1* host) {
+  return host && BLAST_ABI_MAJOR_OF(host->abi_version) == BLAST_TRANSPORT_ABI_MAJOR &&
+         host->struct_size >= sizeof(blast_host_v1);
+}
+
 } // namespace blast_sdk

@@ -357,25 +357,7 @@ private:
 
 // ---- observations ----------------------------------------------------------------------------
 
-// An observation with its own strings; view() borrows them for one host call.
-struct owned_observation {
-  std::string message_id, sender, provider_status, event_id, raw, quoted_id;
-  int32_t stage = BLAST_STAGE_NONE;
-  int64_t time_ms = 0;
-
-  blast_observation view() const {
-    blast_observation o = blast_sdk::make_observation();
-    o.message_id = str(message_id);
-    o.sender = str(sender);
-    o.stage = stage;
-    o.provider_status = str(provider_status);
-    o.provider_time_ms = time_ms;
-    o.event_id = str(event_id);
-    o.raw = str(raw);
-    o.quoted_id = str(quoted_id);
-    return o;
-  }
-};
+using owned_observation = blast_sdk::observation;
 
 const char* const reply_texts[] = {"Yes, interested", "How much is it?", "Tell me more please",
                                    "Not now, thanks", "Ok"};
@@ -750,8 +732,7 @@ int sim_parse_webhook(blast_instance*, const blast_webhook_request*, blast_obser
 extern "C" BLAST_PLUGIN_EXPORT const blast_transport_v1*
 blast_transport_entry(const blast_host_v1* host) {
   // A host of another major version, or with a table shorter than v1's, cannot be served.
-  if (!host || BLAST_ABI_MAJOR_OF(host->abi_version) != BLAST_TRANSPORT_ABI_MAJOR ||
-      host->struct_size < sizeof(blast_host_v1))
+  if (!blast_sdk::host_compatible(host))
     return nullptr;
   g_host.store(host);
   static const blast_transport_v1 table = {

@@ -502,8 +502,7 @@ extern "C" BLAST_PLUGIN_EXPORT const blast_transport_v1*
 blast_transport_entry(const blast_host_v1* host) {
   // Another major version means another layout: refuse. A larger struct_size (a newer minor
   // host) is fine: tables only grow at the end.
-  if (!host || BLAST_ABI_MAJOR_OF(host->abi_version) != BLAST_TRANSPORT_ABI_MAJOR ||
-      host->struct_size < sizeof(blast_host_v1))
+  if (!blast_sdk::host_compatible(host))
     return nullptr;
   g_host.store(host);
   // Static storage: the host reads the table (and the name/version strings) for as long as

@@ -352,8 +352,7 @@ const blast_transport_v1 table = {
 extern "C" BLAST_PLUGIN_EXPORT const blast_transport_v1*
 blast_transport_entry(const blast_host_v1* host) {
   // The plugin's side of the version check: it needs log, now_ms and push.
-  if (!host || BLAST_ABI_MAJOR_OF(host->abi_version) != BLAST_TRANSPORT_ABI_MAJOR ||
-      host->struct_size < sizeof(blast_host_v1))
+  if (!blast_sdk::host_compatible(host))
     return nullptr;
   g_host = host;
   return &table;
