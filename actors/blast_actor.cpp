@@ -62,10 +62,17 @@ struct rewrite_msg {
   std::vector<storage::event> events;
 };
 
+// A recipient actor's answer to a manual update, to be completed from the row.
+struct view_msg {
+  result<status_result> r;
+  callback<status_result> reply;
+};
+
 } // namespace
 } // namespace blast::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::rewrite_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::view_msg)
 
 namespace blast::actors {
 namespace {
@@ -168,7 +175,14 @@ void route_work(self_ptr self, const runtime& rt, uint32_t id, deferred w) {
   if (auto* u = std::get_if<update_msg>(&w)) {
     status_evidence ev{u->update.observed, now_ms(), storage::event_source::manual,
                        std::move(u->update.note), {}, {}, {}};
-    self->send(slot.handle, observe_msg{std::move(ev), std::move(u->reply)});
+    // The recipient actor knows the funnel, this actor the whole row (send
+    // status, profile): the answer passes back here to be completed. It
+    // arrives after the actor's synced_msg, so the row is current.
+    auto me = caf::actor_cast<caf::actor>(self);
+    callback<status_result> complete = [me, reply = std::move(u->reply)](result<status_result> r) {
+      caf::anon_send(me, view_msg{std::move(r), reply});
+    };
+    self->send(slot.handle, observe_msg{std::move(ev), std::move(complete)});
   } else if (auto* r = std::get_if<route_msg>(&w)) {
     self->send(slot.handle, observe_msg{std::move(r->evidence), {}});
   } else {
@@ -336,7 +350,7 @@ void withdraw(self_ptr self) {
     self->send(self->state.transport.handle, withdraw_msg{caf::actor_cast<caf::actor>(self)});
 }
 
-bool set_status(self_ptr self, const runtime& rt, blast_status to, const char* reason,
+void set_status(self_ptr self, const runtime& rt, blast_status to, const char* reason,
                 callback<blast_summary> reply) {
   auto& b = *self->state.blast;
   write(self, rt,
@@ -349,7 +363,6 @@ bool set_status(self_ptr self, const runtime& rt, blast_status to, const char* r
           else
             reply(result<blast_summary>::ok(summary_of(*self->state.blast)));
         });
-  return true;
 }
 
 // Messages polled per round, at most: a round reads each one's document from the log.
@@ -586,6 +599,11 @@ caf::behavior blast_actor(self_ptr self, runtime rt, caf::actor manager,
       pump(self, rt);
     },
     [=](rewrite_msg& m) { write(self, rt, std::move(m.events)); },
+    [=](view_msg& m) {
+      if (m.r.value)
+        m.r.value->view = view_of(*self->state.blast, m.r.value->view.id);
+      m.reply(std::move(m.r));
+    },
     [=](send_results_msg& m) { on_results(self, rt, m); },
     [=](withdrawn_msg& m) {
       // Requested but never handed to the provider: recorded as a temporary

@@ -14,7 +14,6 @@ class transport_instance;
 
 namespace blast::actors {
 
-struct runtime;
 struct transport_options;
 class worker_pool;
 

@@ -292,6 +292,11 @@ BOOST_AUTO_TEST_CASE(resend_only_those_without_the_message) {
   BOOST_TEST_REQUIRE(api.eventually([&] { return status_of(api, 1) == "completed"; }));
   BOOST_TEST(sends().size() == 3u);  // 1 failed + 1 resent + 1 sent once, never twice
   BOOST_TEST(recipient(api, 1, "1").at("stage").as_string() == "sent");
+  // A manual update answers the whole row, send status included.
+  auto u = api.call_json("POST", "/api/blasts/1/recipients/1/status", R"({"stage":"read"})", 200);
+  BOOST_TEST(u.at("recipient").at("sendStatus").as_string() == "sent");
+  BOOST_TEST(u.at("recipient").at("attempts").as_int64() == 2);
+  BOOST_TEST(u.at("recipient").at("stage").as_string() == "read");
 }
 
 BOOST_AUTO_TEST_CASE(sim_fills_the_funnel_deterministically) {
