@@ -167,6 +167,14 @@ bool apply_file(const std::string& path, config& c, std::string& error) {
       *dst = static_cast<size_t>(*n);
     }
   }
+  if (auto* x = o.if_contains("unmatchedAfterSeconds")) {
+    auto n = x->if_int64();
+    if (!n || *n < 0) {
+      error = "config: 'unmatchedAfterSeconds' must be a non-negative integer";
+      return false;
+    }
+    c.unmatched_after_ms = *n * 1000;
+  }
   if (auto* ts = o.if_contains("transports")) {
     if (!ts->is_object()) {
       error = "config: 'transports' must be an object of named transport instances";

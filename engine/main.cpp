@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
 
   engine::http::router_options ro;
   ro.max_recipients = cfg.max_recipients;
+  ro.unmatched_after_ms = cfg.unmatched_after_ms;
   engine::http::router router(*svc, ro);
   engine::http::server_options ho;
   ho.address = cfg.listen_address;

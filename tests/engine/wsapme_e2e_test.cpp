@@ -217,4 +217,32 @@ BOOST_AUTO_TEST_CASE(webhooks_racing_the_send_response_are_applied) {
   BOOST_TEST(unmatched.at("items").as_array().empty());
 }
 
+BOOST_AUTO_TEST_CASE(gateway_down_or_throttling_retries_then_fails_with_the_reason) {
+  {
+    // Every gateway answer is 503: retried with backoff, then failed with the reason.
+    rig r({"--fail-5xx-rate", "1.0"}, true, R"(, "maxAttempts": 3)");
+    int blast = r.create(3);
+    auto d = ok_json(r.api->get("/api/blasts/" + std::to_string(blast) + "/recipients/1"), 200);
+    BOOST_TEST(d.at("stage").as_string() == "failed");
+    BOOST_TEST(d.at("sendStatus").as_string() == "failed");
+    BOOST_TEST(d.at("attempts").as_int64() == 3);
+    auto& last = d.at("events").as_array().back();
+    BOOST_TEST(last.at("payload").at("kind").as_string() == "retryable");
+    BOOST_TEST(std::string(last.at("payload").at("error").as_string()).find("503") !=
+                 std::string::npos,
+               last);
+    BOOST_TEST(ok_json(r.api->get("/api/blasts/1/report"), 200).at("failed").as_int64() == 3);
+  }
+  {
+    // A gateway that allows 5 sends a second: 429s slow the transport, everyone is sent.
+    rig r({"--rate-limit", "5", "--reply-rate", "0"}, true, "");
+    int blast = r.create(12);
+    auto b = ok_json(r.api->get("/api/blasts/" + std::to_string(blast)), 200);
+    BOOST_TEST(b.at("sending").at("sent").as_int64() == 12);
+    auto stats = ok_json(r.gw->get("/sim/stats"), 200);
+    BOOST_TEST(stats.at("rateLimited").as_int64() > 0);
+    BOOST_TEST(stats.at("sends").as_int64() == 12);  // nobody twice
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
