@@ -199,10 +199,13 @@ void find_replay(const std::string& log_path, double& events, double& seconds) {
 }
 
 // Plain appends: building a million objects through a JSON DOM would take longer than the POST.
-std::string build_body(size_t n) {
+std::string build_body(size_t n, const std::string& transport) {
   std::string b;
   b.reserve(n * 56 + 128);
-  b += "{\"message\":\"Hello {{name}}\",\"blastTag\":\"bench\",\"recipients\":[";
+  b += "{\"message\":\"Hello {{name}}\",\"blastTag\":\"bench\",";
+  if (!transport.empty())
+    b += "\"transport\":\"" + transport + "\",";
+  b += "\"recipients\":[";
   char digits[24];
   for (size_t i = 1; i <= n; ++i) {
     auto end = std::to_chars(digits, digits + sizeof digits, i).ptr;

@@ -83,7 +83,7 @@ void find_replay(const std::string& log_path, double& events, double& seconds);
 
 // {"message":"Hello {{name}}","blastTag":"bench","recipients":[...]}: n recipients "Customer i"
 // with unique 11-digit numbers 601xxxxxxxx (n <= 99,999,999).
-std::string build_body(size_t n);
+std::string build_body(size_t n, const std::string& transport = {});
 
 // "2 x AMD EPYC ...".
 std::string machine();

@@ -358,6 +358,7 @@ void print_table(const std::vector<run_result>& runs, const options& o) {
     {"blastd CPU per 1000 sends", "ms", 1,
      [&](auto& r) { return r.cpu_send_s * 1e6 / static_cast<double>(o.recipients); }},
     {"funnel final, after completion", "s", 2, [](auto& r) { return r.final_after_s; }},
+    {"  seen settled (unchanged for --settle)", "s", 2, [](auto& r) { return r.settled_after_s; }},
     {"blastd CPU, completed->settled", "s", 2, [](auto& r) { return r.cpu_settle_s; }},
     {"slowest GET blast/report while polling", "ms", 1, [](auto& r) { return r.poll_max_ms; }},
     {"  reached sent", "", 0, [](auto& r) { return r.f.reached[0]; }},
@@ -460,7 +461,7 @@ int main(int argc, char** argv) {
                  "(default 300)\n"
                  "  --settle: the funnel is final once unchanged this long (default 2 s)\n"
                  "  --idle-wait: then wait this long and count active recipient actors again "
-                 "(default 0 = no; they passivate after 30 s idle)\n"
+                 "(default 0 = no; idle recipient actors passivate)\n"
                  "  --keep leaves the data dirs in /tmp\n");
     return 2;
   }
