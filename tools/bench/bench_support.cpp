@@ -7,9 +7,11 @@
 #include <charconv>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -196,6 +198,33 @@ void find_replay(const std::string& log_path, double& events, double& seconds) {
       seconds = s;
     }
   }
+}
+
+bool each_run(const char* name, int runs, bool keep,
+              const std::function<void(int, const std::string&)>& one) {
+  for (int i = 1; i <= runs; ++i) {
+    std::string root = std::string("/tmp/") + name + "-XXXXXX";
+    if (!::mkdtemp(root.data())) {
+      std::fprintf(stderr, "%s: mkdtemp: %s\n", name, std::strerror(errno));
+      return false;
+    }
+    bool ok = true;
+    try {
+      one(i, root);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s: run %d: %s\n", name, i, e.what());
+      ok = false;
+    }
+    std::error_code ec;
+    if (keep)
+      std::printf("  kept %s\n", root.c_str());
+    else
+      std::filesystem::remove_all(root, ec);
+    std::fflush(stdout);
+    if (!ok)
+      return false;
+  }
+  return true;
 }
 
 // Plain appends: building a million objects through a JSON DOM would take longer than the POST.

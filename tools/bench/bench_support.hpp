@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <stdexcept>
+#include <functional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -84,6 +85,12 @@ void find_replay(const std::string& log_path, double& events, double& seconds);
 // {"message":"Hello {{name}}","blastTag":"bench","recipients":[...]}: n recipients "Customer i"
 // with unique 11-digit numbers 601xxxxxxxx (n <= 99,999,999).
 std::string build_body(size_t n, const std::string& transport = {});
+
+// Runs `one(i, folder)` for i = 1..runs, each on a fresh folder under /tmp
+// named after `name` (removed afterwards unless `keep`). A run fails by
+// throwing; the failure is printed and no further run starts. False then.
+bool each_run(const char* name, int runs, bool keep,
+              const std::function<void(int, const std::string&)>& one);
 
 // "2 x AMD EPYC ...".
 std::string machine();

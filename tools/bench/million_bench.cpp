@@ -211,32 +211,15 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   std::vector<run_result> runs;
-  for (int i = 1; i <= o.runs; ++i) {
-    char root[] = "/tmp/million_bench-XXXXXX";
-    if (!::mkdtemp(root)) {
-      std::fprintf(stderr, "million_bench: mkdtemp: %s\n", std::strerror(errno));
-      return 1;
-    }
-    bool ok = true;
-    try {
-      auto& r = runs.emplace_back(run_once(o, body, root));
-      std::printf("run %d/%d: POST %.3f s, RSS %.0f -> %.0f MiB, report p50 %.0f us, "
-                  "%.0f updates/s, restart %.3f s; report identical after restart\n",
-                  i, o.runs, r.post_s, r.base_rss, r.rss_settled, r.report_us.p50,
-                  r.updates_per_s, r.restart_s);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "million_bench: run %d: %s\n", i, e.what());
-      ok = false;
-    }
-    std::error_code ec;
-    if (o.keep)
-      std::printf("  kept %s\n", root);
-    else
-      std::filesystem::remove_all(root, ec);
-    std::fflush(stdout);
-    if (!ok)
-      return 1;
-  }
+  bool all_ok = each_run("million_bench", o.runs, o.keep, [&](int i, const std::string& root) {
+    auto& r = runs.emplace_back(run_once(o, body, root));
+    std::printf("run %d/%d: POST %.3f s, RSS %.0f -> %.0f MiB, report p50 %.0f us, "
+                "%.0f updates/s, restart %.3f s; report identical after restart\n",
+                i, o.runs, r.post_s, r.base_rss, r.rss_settled, r.report_us.p50,
+                r.updates_per_s, r.restart_s);
+  });
+  if (!all_ok)
+    return 1;
   print_table(runs, o.recipients);
   return 0;
 }

@@ -476,41 +476,24 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   std::vector<run_result> runs;
-  for (int i = 1; i <= o.runs; ++i) {
-    char root[] = "/tmp/send_bench-XXXXXX";
-    if (!::mkdtemp(root)) {
-      std::fprintf(stderr, "send_bench: mkdtemp: %s\n", std::strerror(errno));
-      return 1;
-    }
-    bool ok = true;
-    try {
-      auto& r = runs.emplace_back(run_once(o, body, root));
-      std::printf("run %d/%d: 201 in %.3f s, completed in %.3f s (%.0f sends/s), funnel final "
-                  "%.2f s later; RSS %.0f -> %.0f -> %.0f MiB; %.0f -> %.0f actors active (peak %.0f); "
-                  "%.2f events/commit; restart %.3f s; report identical after restart\n",
-                  i, o.runs, r.post_s, r.complete_s, r.sends_per_s, r.final_after_s, r.base_rss,
-                  r.rss_complete, r.rss_settled, r.m_complete.actors, r.m_settled.actors, r.peak_actors,
-                  r.m_settled.events / r.m_settled.commits, r.restart_s);
-      std::printf("  sending at completion: %s\n  funnel: %s\n", r.sending.c_str(),
-                  describe(r.f).c_str());
-      for (auto& w : r.warnings)
-        std::printf("  WARNING: %s\n", w.c_str());
-      if (runs.size() > 1 && r.report != runs.front().report)
-        std::printf("  WARNING: the settled funnel differs from run 1's (sim is seeded): %s\n",
-                    json::serialize(r.report).c_str());
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "send_bench: run %d: %s\n", i, e.what());
-      ok = false;
-    }
-    std::error_code ec;
-    if (o.keep)
-      std::printf("  kept %s\n", root);
-    else
-      std::filesystem::remove_all(root, ec);
-    std::fflush(stdout);
-    if (!ok)
-      return 1;
-  }
+  bool all_ok = each_run("send_bench", o.runs, o.keep, [&](int i, const std::string& root) {
+    auto& r = runs.emplace_back(run_once(o, body, root));
+    std::printf("run %d/%d: 201 in %.3f s, completed in %.3f s (%.0f sends/s), funnel final "
+                "%.2f s later; RSS %.0f -> %.0f -> %.0f MiB; %.0f -> %.0f actors active (peak %.0f); "
+                "%.2f events/commit; restart %.3f s; report identical after restart\n",
+                i, o.runs, r.post_s, r.complete_s, r.sends_per_s, r.final_after_s, r.base_rss,
+                r.rss_complete, r.rss_settled, r.m_complete.actors, r.m_settled.actors, r.peak_actors,
+                r.m_settled.events / r.m_settled.commits, r.restart_s);
+    std::printf("  sending at completion: %s\n  funnel: %s\n", r.sending.c_str(),
+                describe(r.f).c_str());
+    for (auto& w : r.warnings)
+      std::printf("  WARNING: %s\n", w.c_str());
+    if (runs.size() > 1 && r.report != runs.front().report)
+      std::printf("  WARNING: the settled funnel differs from run 1's (sim is seeded): %s\n",
+                  json::serialize(r.report).c_str());
+  });
+  if (!all_ok)
+    return 1;
   print_table(runs, o);
   return 0;
 }
