@@ -161,8 +161,8 @@ struct event_log::impl {
 
 status event_log::impl::open(const std::string& dir) {
   rocksdb::Options db_opts;
-  db_opts.create_if_missing = true;
-  db_opts.create_missing_column_families = true;
+  db_opts.create_if_missing = opts.create;
+  db_opts.create_missing_column_families = opts.create;
   // Two cores: one flush and one compaction thread.
   db_opts.IncreaseParallelism(2);
   // Several column families share the WAL; the rarely written ones (snapshots,

@@ -24,7 +24,8 @@ struct recipient_ref {
 };
 
 struct log_options {
-  bool sync = true;  // fsync the WAL on every append (group commit makes this cheap)
+  bool sync = true;    // fsync the WAL on every append (group commit makes this cheap)
+  bool create = true;  // create a missing log; audit tools open only what exists
 };
 
 class event_log {

@@ -1,7 +1,8 @@
-// blastctl, blastd's command-line tool: a small dispatcher over a table of commands. This
-// release has `plugin check`; client, replay and audit commands join the table later.
+// blastctl, blastd's command-line tool: a small dispatcher over a table of commands: the
+// plugin conformance check and the auditor's offline commands (verify, events).
 //
 // Exit codes, for every command: 0 success, 1 the command ran and found a failure, 2 usage.
+#include "tools/blastctl/log_commands.hpp"
 #include "tools/blastctl/plugin_check.hpp"
 
 #include <cstdlib>
@@ -85,6 +86,64 @@ int plugin_check(const args& a) {
   return blast::tools::run_plugin_check(opt);
 }
 
+// Parses a decimal id option; false (and a usage error printed) when it is not one.
+bool id_option(const std::string& name, const std::string& value, uint64_t max, uint64_t& out) {
+  char* end = nullptr;
+  out = std::strtoull(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || out == 0 || out > max) {
+    usage_error(name + " takes a positive id, got \"" + value + "\"");
+    return false;
+  }
+  return true;
+}
+
+int verify(const args& a) {
+  std::string data;
+  for (size_t i = 0; i < a.size(); ++i) {
+    std::string value, error;
+    if (option_value(a, i, "--data", value, error)) {
+      if (!error.empty())
+        return usage_error(error);
+      data = value;
+    } else {
+      return usage_error("verify: unknown argument " + a[i]);
+    }
+  }
+  if (data.empty())
+    return usage_error("verify: which data folder? blastctl verify --data DIR");
+  return blast::tools::verify_log(data);
+}
+
+int events(const args& a) {
+  blast::tools::events_query q;
+  for (size_t i = 0; i < a.size(); ++i) {
+    std::string value, error;
+    uint64_t id = 0;
+    if (option_value(a, i, "--data", value, error)) {
+      if (!error.empty())
+        return usage_error(error);
+      q.data_dir = value;
+    } else if (option_value(a, i, "--blast", value, error)) {
+      if (!error.empty() || !id_option("--blast", value, UINT64_MAX, id))
+        return error.empty() ? exit_usage : usage_error(error);
+      q.blast = id;
+    } else if (option_value(a, i, "--recipient", value, error)) {
+      if (!error.empty() || !id_option("--recipient", value, UINT32_MAX, id))
+        return error.empty() ? exit_usage : usage_error(error);
+      q.recipient = static_cast<uint32_t>(id);
+    } else if (a[i] == "--json") {
+      q.json = true;
+    } else {
+      return usage_error("events: unknown argument " + a[i]);
+    }
+  }
+  if (q.data_dir.empty())
+    return usage_error("events: which data folder? blastctl events --data DIR");
+  if (q.recipient && !q.blast)
+    return usage_error("events: --recipient needs --blast (recipient ids are per blast)");
+  return blast::tools::print_events(q);
+}
+
 int help(const args& a);
 
 const std::vector<command>& commands() {
@@ -103,6 +162,19 @@ const std::vector<command>& commands() {
        "                    that push a fast config, e.g. for sim --config '{\"timeScale\":0}'\n"
        "  --verbose, -v     show every plugin log line on stderr (default: errors only)\n",
        plugin_check},
+      {{"verify"},
+       "--data DIR",
+       "check an event log's sequence and hash chain (offline)",
+       "Opens the log in DIR (blastd stopped, or a copy of its folder) and recomputes the\n"
+       "SHA-256 chain from the first event. Prints \"ok: N events ...\" and exits 0, or\n"
+       "\"FAIL: seq N: ...\" naming the first bad sequence number and exits 1.\n",
+       verify},
+      {{"events"},
+       "--data DIR [--blast ID [--recipient ID]] [--json]",
+       "print the events of a log, of a blast or of one recipient (offline)",
+       "One event per line in log order: seq, time (ms), type, source, blast/recipient,\n"
+       "message id and payload, tab-separated; --json prints one JSON object per line.\n",
+       events},
       {{"help"},
        "[COMMAND]",
        "show this help, or one command's",
