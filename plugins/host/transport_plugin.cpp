@@ -557,16 +557,15 @@ send_result transport_instance::send(const std::string& to, const std::string& t
   return r;
 }
 
-call_status transport_instance::query_status(const std::string& message_id,
-                                             const std::string& document,
-                                             std::vector<observation>& out) {
-  if (!can(BLAST_CAP_STATUS_QUERY))
-    return call_status{BLAST_E_UNSUPPORTED, impl_->unsupported("status queries")};
+namespace {
+// Runs one plugin call that reports through the observation sink: appends what
+// it reports to `out`, or on any failure leaves `out` as it was.
+template <class Call>
+call_status collect_observations(std::vector<observation>& out, Call&& call) {
   size_t before = out.size();
   observation_sink_state sink{&out};
   char err[err_buf_len] = {};
-  int code = impl_->table->query_status(impl_->instance, borrow(message_id), borrow(document),
-                                        observation_sink, &sink, err, sizeof err);
+  int code = call(sink, err, sizeof err);
   err[sizeof err - 1] = '\0';
   auto st = make_status(code, read_error(err));
   if (st.ok() && sink.copy_failed)
@@ -574,6 +573,18 @@ call_status transport_instance::query_status(const std::string& message_id,
   if (!st.ok())
     out.resize(before);
   return st;
+}
+} // namespace
+
+call_status transport_instance::query_status(const std::string& message_id,
+                                             const std::string& document,
+                                             std::vector<observation>& out) {
+  if (!can(BLAST_CAP_STATUS_QUERY))
+    return call_status{BLAST_E_UNSUPPORTED, impl_->unsupported("status queries")};
+  return collect_observations(out, [&](observation_sink_state& sink, char* err, size_t len) {
+    return impl_->table->query_status(impl_->instance, borrow(message_id), borrow(document),
+                                      observation_sink, &sink, err, len);
+  });
 }
 
 call_status transport_instance::parse_webhook(const webhook_request& req,
@@ -593,18 +604,9 @@ call_status transport_instance::parse_webhook(const webhook_request& req,
   wr.header_count = headers.size();
   wr.body = borrow(req.body);
 
-  size_t before = out.size();
-  observation_sink_state sink{&out};
-  char err[err_buf_len] = {};
-  int code =
-      impl_->table->parse_webhook(impl_->instance, &wr, observation_sink, &sink, err, sizeof err);
-  err[sizeof err - 1] = '\0';
-  auto st = make_status(code, read_error(err));
-  if (st.ok() && sink.copy_failed)
-    st = call_status{BLAST_E_INTERNAL, "out of memory copying the plugin's observations"};
-  if (!st.ok())
-    out.resize(before);
-  return st;
+  return collect_observations(out, [&](observation_sink_state& sink, char* err, size_t len) {
+    return impl_->table->parse_webhook(impl_->instance, &wr, observation_sink, &sink, err, len);
+  });
 }
 
 std::string plugin_file_name(const std::string& name) {
