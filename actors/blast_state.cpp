@@ -243,6 +243,10 @@ bool blast_state::apply(const storage::event& e) {
       status = *s;
       return true;
     }
+    case event_type::report_snapshot:  // records, not changes of a blast's state
+    case event_type::webhook_received:
+    case event_type::webhook_rejected:
+      return true;
   }
   return false;  // an event type this version does not know
 }

@@ -14,12 +14,13 @@ namespace blast::storage {
 
 namespace {
 
-// Version of the value layout documented in event.hpp. A new layout gets a new
-// number and decode() keeps reading the old ones.
+// Versions of the value layout documented in event.hpp. A new layout gets a new
+// number and decode() keeps reading the old ones. v2 added logged_ms.
 constexpr uint8_t format_v1 = 1;
+constexpr uint8_t format_v2 = 2;
 
-// u8 format | u16 type | u8 source | u64 blast | u32 recipient | i64 time_ms
-constexpr size_t fixed_header_size = 1 + 2 + 1 + 8 + 4 + 8;
+// u8 format | u16 type | u8 source | u64 blast | u32 recipient | i64 time_ms | i64 logged_ms
+constexpr size_t fixed_header_size = 1 + 2 + 1 + 8 + 4 + 8 + 8;
 constexpr size_t min_value_size = fixed_header_size + 4 + 4 + 32;
 
 template <class T>
@@ -98,6 +99,8 @@ const char* to_string(event_type t) {
       return "webhook_received";
     case event_type::webhook_rejected:
       return "webhook_rejected";
+    case event_type::report_snapshot:
+      return "report_snapshot";
   }
   // A type written by a newer build: decode() keeps its number.
   return "unknown";
@@ -107,7 +110,8 @@ std::optional<event_type> event_type_from_string(std::string_view s) {
   for (auto t : {event_type::blast_created, event_type::recipients_added,
                  event_type::recipient_status, event_type::blast_status,
                  event_type::send_requested, event_type::send_succeeded, event_type::send_failed,
-                 event_type::webhook_received, event_type::webhook_rejected})
+                 event_type::webhook_received, event_type::webhook_rejected,
+                 event_type::report_snapshot})
     if (s == to_string(t))
       return t;
   return std::nullopt;
@@ -158,12 +162,13 @@ std::string encode(const event& e) {
     throw std::length_error("blast::storage::encode: field longer than 4 GiB");
   std::string out;
   out.reserve(min_value_size + e.message_id.size() + e.payload.size());
-  put_le<uint8_t>(out, format_v1);
+  put_le<uint8_t>(out, format_v2);
   put_le(out, static_cast<uint16_t>(e.type));
   put_le(out, static_cast<uint8_t>(e.source));
   put_le(out, e.blast);
   put_le(out, e.recipient);
   put_le(out, static_cast<uint64_t>(e.time_ms));
+  put_le(out, static_cast<uint64_t>(e.logged_ms));
   put_le(out, static_cast<uint32_t>(e.message_id.size()));
   out.append(e.message_id);
   put_le(out, static_cast<uint32_t>(e.payload.size()));
@@ -174,7 +179,8 @@ std::string encode(const event& e) {
 
 std::optional<event> decode(uint64_t seq, std::string_view value) {
   reader r{value};
-  if (r.le<uint8_t>() != format_v1)
+  auto format = r.le<uint8_t>();
+  if (format != format_v1 && format != format_v2)
     return std::nullopt;
   event e;
   e.seq = seq;
@@ -186,6 +192,8 @@ std::optional<event> decode(uint64_t seq, std::string_view value) {
   e.blast = r.le<uint64_t>();
   e.recipient = r.le<uint32_t>();
   e.time_ms = static_cast<int64_t>(r.le<uint64_t>());
+  // v1 did not record when the event was logged; its fact time is the closest.
+  e.logged_ms = format == format_v1 ? e.time_ms : static_cast<int64_t>(r.le<uint64_t>());
   e.message_id = r.bytes(r.le<uint32_t>());
   e.payload = r.bytes(r.le<uint32_t>());
   auto prev = r.bytes(e.prev_hash.size());

@@ -22,6 +22,7 @@ enum class event_type : uint16_t {
   send_failed = 7,         // payload: attempt, error kind and message, whether final (JSON)
   webhook_received = 8,    // payload: transport, headers and the raw body of an accepted webhook
   webhook_rejected = 9,    // payload: the same for a webhook whose signed body did not parse
+  report_snapshot = 10,    // payload: a blast's report as served at that moment (JSON)
 };
 const char* to_string(event_type t);
 std::optional<event_type> event_type_from_string(std::string_view s);
@@ -48,14 +49,19 @@ struct event {
   uint64_t blast = 0;          // 0 = not about a blast
   uint32_t recipient = 0;      // 1-based index within the blast; 0 = the blast itself
   int64_t time_ms = 0;         // wall-clock time of the fact, ms since the Unix epoch (UTC)
+  // When the log appended the event (ms since the epoch), set on append and
+  // never decreasing along the log: the clock of point-in-time reports. The
+  // fact time may be earlier (a provider's timestamp arriving late).
+  int64_t logged_ms = 0;
   std::string message_id;      // provider message id this event binds to its recipient; may be empty
   std::string payload;         // opaque to storage (JSON by convention)
   hash256 prev_hash{};         // hash of the previous event; all zero for the first, set on append
 };
 
 // Value encoding (the key is be64(seq)), all integers little-endian:
-//   u8 format(=1) | u16 type | u8 source | u64 blast | u32 recipient | i64 time_ms
-//   | u32 len + message_id | u32 len + payload | 32 bytes prev_hash
+//   u8 format(=2) | u16 type | u8 source | u64 blast | u32 recipient | i64 time_ms
+//   | i64 logged_ms | u32 len + message_id | u32 len + payload | 32 bytes prev_hash
+// Format 1 (read, no longer written) lacks logged_ms.
 std::string encode(const event& e);
 // Decodes a value; `seq` comes from the key. Returns nullopt on malformed input.
 std::optional<event> decode(uint64_t seq, std::string_view value);

@@ -4,7 +4,8 @@
 // Layout (all keys and numbers in keys are big-endian so that keys sort by number):
 //   default      be64(seq)                              -> encode(event)
 //   streams      'b' be64(blast) be64(seq)              -> ""   (every event with blast != 0)
-//                'r' be64(blast) be32(recipient) be64(seq) -> "" (every event with recipient != 0)
+//                'r' be64(blast) be32(recipient) be64(seq) -> "" (every event with blast != 0;
+//                    recipient 0 = the blast's own events, a short stream beside its recipients')
 //   message_ids  message_id                             -> be64(blast) be32(recipient)
 //   snapshots    name                                   -> caller's blob
 //   meta         "schema_version" -> be32, "last_seq" -> be64, "chain_head" -> 32 bytes
@@ -23,6 +24,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <limits>
 #include <mutex>
 #include <tuple>
@@ -63,6 +65,12 @@ std::string blast_prefix(uint64_t blast) {
   std::string k{"b"};
   put_be(k, blast, 8);
   return k;
+}
+
+int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
 }
 
 std::string recipient_prefix(uint64_t blast, uint32_t recipient) {
@@ -135,6 +143,7 @@ struct event_log::impl {
   mutable std::mutex mu;
   uint64_t last_seq = 0;
   hash256 head{};
+  int64_t last_logged_ms = 0;  // logged_ms of the last event; appends never go below it
   // Set after a failed Write: RocksDB may have part of it in its WAL, so the
   // in-memory head can no longer be trusted. Only the appender touches it.
   bool failed = false;
@@ -157,6 +166,7 @@ struct event_log::impl {
   status read_meta(const rocksdb::ReadOptions& ro, uint64_t& seq, hash256& hash) const;
   status fetch(const rocksdb::ReadOptions& ro, const std::vector<uint64_t>& seqs,
                const std::function<bool(const event&)>& fn, bool& more) const;
+  status scan_prefix(const std::string& prefix, const std::function<bool(const event&)>& fn) const;
 };
 
 status event_log::impl::open(const std::string& dir) {
@@ -282,6 +292,12 @@ status event_log::impl::load_meta() {
   } else if (meta_head != hash256{}) {
     return corruption("the log is empty but meta chain_head is not zero");
   }
+  if (log_seq != 0) {
+    auto last = decode(log_seq, view(it->value()));
+    if (!last)
+      return corruption(seq_str(log_seq) + ": undecodable event");
+    last_logged_ms = last->logged_ms;
+  }
   last_seq = meta_seq;
   head = meta_head;
   return {};
@@ -344,24 +360,28 @@ status event_log::append(std::vector<event>& batch) {
 
   // The caller gets its events back unchanged on failure, so remember what the
   // loop below overwrites.
-  std::vector<std::pair<uint64_t, hash256>> saved;
+  std::vector<std::tuple<uint64_t, hash256, int64_t>> saved;
   saved.reserve(batch.size());
   for (const auto& e : batch)
-    saved.emplace_back(e.seq, e.prev_hash);
+    saved.emplace_back(e.seq, e.prev_hash, e.logged_ms);
   auto restore = [&] {
     for (size_t i = 0; i < batch.size(); ++i)
-      std::tie(batch[i].seq, batch[i].prev_hash) = saved[i];
+      std::tie(batch[i].seq, batch[i].prev_hash, batch[i].logged_ms) = saved[i];
   };
 
   // Only this thread writes last_seq/head, so reading them unlocked is safe.
   uint64_t seq = d.last_seq;
   hash256 prev = d.head;
+  // The log's own clock: a wall clock stepping back must not make the log's
+  // times go backwards, or a point-in-time cut would no longer be a prefix.
+  int64_t logged = std::max(d.last_logged_ms, wall_clock_ms());
   rocksdb::WriteBatch wb;
   try {
     std::string key;
     for (auto& e : batch) {
       e.seq = ++seq;
       e.prev_hash = prev;
+      e.logged_ms = logged;
       auto value = encode(e);
       auto k = seq_key(seq);
       wb.Put(d.log_cf, k, value);
@@ -370,7 +390,7 @@ status event_log::append(std::vector<event>& batch) {
         key += k;
         wb.Put(d.streams_cf, key, rocksdb::Slice{});
       }
-      if (e.recipient != 0) {
+      if (e.blast != 0) {
         key = recipient_prefix(e.blast, e.recipient);
         key += k;
         wb.Put(d.streams_cf, key, rocksdb::Slice{});
@@ -403,6 +423,7 @@ status event_log::append(std::vector<event>& batch) {
   std::lock_guard lock{d.mu};
   d.last_seq = seq;
   d.head = prev;
+  d.last_logged_ms = logged;
   return {};
 }
 
@@ -440,8 +461,18 @@ status event_log::scan(uint64_t from, const std::function<bool(const event&)>& f
 
 status event_log::scan_stream(uint64_t blast, uint32_t recipient,
                               const std::function<bool(const event&)>& fn) const {
-  auto& d = *impl_;
-  auto prefix = recipient == 0 ? blast_prefix(blast) : recipient_prefix(blast, recipient);
+  return impl_->scan_prefix(recipient == 0 ? blast_prefix(blast) : recipient_prefix(blast, recipient),
+                            fn);
+}
+
+status event_log::scan_blast_level(uint64_t blast,
+                                   const std::function<bool(const event&)>& fn) const {
+  return impl_->scan_prefix(recipient_prefix(blast, 0), fn);
+}
+
+status event_log::impl::scan_prefix(const std::string& prefix,
+                                    const std::function<bool(const event&)>& fn) const {
+  auto& d = *this;
   auto end = prefix_successor(prefix);
   rocksdb::Slice upper{end};
 
@@ -554,14 +585,24 @@ status event_log::verify() const {
 }
 
 status event_log::put_snapshot(std::string_view name, std::string_view blob) {
-  if (name.empty())
-    return {errc::invalid_argument, "snapshot name is empty"};
+  return write_snapshots({{std::string(name), std::string(blob)}}, {});
+}
+
+status event_log::write_snapshots(const std::vector<std::pair<std::string, std::string>>& puts,
+                                  const std::vector<std::string>& erases) {
+  rocksdb::WriteBatch wb;
+  for (auto& name : erases)
+    wb.Delete(impl_->snapshots_cf, name);
+  for (auto& [name, blob] : puts) {
+    if (name.empty())
+      return {errc::invalid_argument, "snapshot name is empty"};
+    wb.Put(impl_->snapshots_cf, name, blob);
+  }
   rocksdb::WriteOptions wo;
   wo.sync = impl_->opts.sync;
-  auto s = impl_->db->Put(wo, impl_->snapshots_cf, rocksdb::Slice{name.data(), name.size()},
-                          rocksdb::Slice{blob.data(), blob.size()});
+  auto s = impl_->db->Write(wo, &wb);
   if (!s.ok())
-    return {errc::io_error, "cannot write snapshot " + std::string(name) + ": " + s.ToString()};
+    return {errc::io_error, "cannot write snapshots: " + s.ToString()};
   return {};
 }
 

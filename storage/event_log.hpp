@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "storage/event.hpp"
@@ -38,7 +39,7 @@ public:
   event_log& operator=(const event_log&) = delete;
 
   // Appends `batch` atomically in one WriteBatch (one WAL sync): assigns each
-  // event its seq and prev_hash (the events are updated in place), writes the
+  // event its seq, prev_hash and logged_ms (the events are updated in place), writes the
   // per-stream index entries, the message-id index for events with a
   // message_id, and the metadata (last seq, chain head). All or nothing: on
   // error nothing is written and the in-memory head is unchanged.
@@ -53,6 +54,9 @@ public:
   // visits every event of the blast) or one recipient's.
   status scan_stream(uint64_t blast, uint32_t recipient,
                      const std::function<bool(const event&)>& fn) const;
+  // Visits a blast's own events (recipient == 0: created, recipients added,
+  // lifecycle, report snapshots) without walking its recipients' events.
+  status scan_blast_level(uint64_t blast, const std::function<bool(const event&)>& fn) const;
   std::optional<event> get(uint64_t seq) const;
   std::optional<recipient_ref> find_message(std::string_view message_id) const;
 
@@ -63,6 +67,10 @@ public:
   // Snapshot column family: opaque blobs keyed by name (snapshot format is the
   // caller's). Written outside the event stream; never part of the chain.
   status put_snapshot(std::string_view name, std::string_view blob);
+  // Erases, then puts, in one atomic write: a new snapshot generation replaces
+  // the old one whole or not at all.
+  status write_snapshots(const std::vector<std::pair<std::string, std::string>>& puts,
+                         const std::vector<std::string>& erases);
   std::optional<std::string> get_snapshot(std::string_view name) const;
 
   static constexpr uint32_t schema_version = 1;

@@ -9,6 +9,7 @@
 #include <rocksdb/db.h>
 
 #include <atomic>
+#include <chrono>
 #include <ostream>
 #include <functional>
 #include <memory>
@@ -233,6 +234,43 @@ BOOST_AUTO_TEST_CASE(scan_stream_returns_exactly_the_streams_events_in_order) {
   BOOST_TEST(visited == 70u);
 }
 
+BOOST_AUTO_TEST_CASE(scan_blast_level_visits_only_the_blasts_own_events) {
+  std::vector<event> batch = {make_event(4, 0, "created"), make_event(4, 1, "r1"),
+                              make_event(4, 2, "r2"), make_event(5, 0, "other blast"),
+                              make_event(4, 0, "status"), make_event(4, 1, "r1 again")};
+  BOOST_TEST_REQUIRE(bool(log->append(batch)));
+  std::vector<std::string> seen;
+  BOOST_TEST(bool(log->scan_blast_level(4, [&](const event& e) {
+    seen.push_back(e.payload);
+    return true;
+  })));
+  BOOST_TEST(seen == (std::vector<std::string>{"created", "status"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(stream(4, 0).size() == 5u);  // the whole blast still has them all
+}
+
+BOOST_AUTO_TEST_CASE(logged_ms_is_set_on_append_and_never_decreases) {
+  auto before = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+  auto first = append_n(3);
+  for (auto& e : first) {
+    BOOST_TEST(e.logged_ms >= before);
+    BOOST_TEST(e.logged_ms == first[0].logged_ms);  // one batch, one moment
+  }
+  // Along the log, and across a reopen, logged times never go back: a cut by
+  // time is a prefix of the log.
+  std::vector<event> next = {make_event(1, 0, "next")};
+  BOOST_TEST_REQUIRE(bool(log->append(next)));
+  auto stored = scan_all();
+  for (size_t i = 1; i < stored.size(); ++i)
+    BOOST_TEST(stored[i].logged_ms >= stored[i - 1].logged_ms);
+  BOOST_TEST(stored[0].logged_ms == first[0].logged_ms);
+  reopen();
+  auto later = append_n(1);
+  BOOST_TEST(later[0].logged_ms >= stored.back().logged_ms);
+}
+
 BOOST_AUTO_TEST_CASE(find_message) {
   std::vector<event> batch = {make_event(5, 1, "a", "msg-a"), make_event(5, 2, "b", "msg-b"),
                               make_event(6, 0, "c")};
@@ -266,6 +304,11 @@ BOOST_AUTO_TEST_CASE(snapshots_round_trip) {
   BOOST_TEST(bool(log->put_snapshot("state", "v2")));
   reopen();
   BOOST_TEST(log->get_snapshot("state").value_or("missing") == "v2");
+  // A generation replaces another in one write.
+  BOOST_TEST(bool(log->write_snapshots({{"gen2/a", "A"}, {"gen2/b", "B"}}, {"state", "other"})));
+  BOOST_TEST(!log->get_snapshot("state").has_value());
+  BOOST_TEST(!log->get_snapshot("other").has_value());
+  BOOST_TEST(log->get_snapshot("gen2/b").value_or("missing") == "B");
   // Snapshots are not events.
   BOOST_TEST(log->last_seq() == 0u);
   BOOST_TEST(bool(log->verify()));

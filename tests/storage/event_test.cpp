@@ -33,6 +33,7 @@ void check_equal(const event& a, const event& b) {
   BOOST_TEST(a.blast == b.blast);
   BOOST_TEST(a.recipient == b.recipient);
   BOOST_TEST(a.time_ms == b.time_ms);
+  BOOST_TEST(a.logged_ms == b.logged_ms);
   BOOST_TEST(a.message_id == b.message_id);
   BOOST_TEST(a.payload == b.payload);
   BOOST_TEST(to_hex(a.prev_hash) == to_hex(b.prev_hash));
@@ -46,18 +47,20 @@ event sample() {
   e.blast = 0x0102030405060708ull;
   e.recipient = 0x0a0b0c0du;
   e.time_ms = -2;
+  e.logged_ms = 0x1122334455;
   e.message_id = "m1";
   e.payload = "{}";
   e.prev_hash = filled(0xab);
   return e;
 }
 
-const std::string sample_hex = "01"                // format
+const std::string sample_hex = "02"                // format
                                "0300"              // type 3, u16 LE
                                "04"                // source 4
                                "0807060504030201"  // blast, u64 LE
                                "0d0c0b0a"          // recipient, u32 LE
                                "feffffffffffffff"  // time_ms -2, i64 LE
+                               "5544332211000000"  // logged_ms, i64 LE
                                "02000000"
                                "6d31"  // "m1"
                                "02000000"
@@ -79,6 +82,20 @@ BOOST_AUTO_TEST_CASE(encoding_matches_the_documented_layout) {
   check_equal(*e, expected);
 }
 
+BOOST_AUTO_TEST_CASE(format_1_is_still_read) {
+  // The first layout had no logged_ms; its fact time stands in for it.
+  const std::string v1_hex = "01" "0300" "04" "0807060504030201" "0d0c0b0a" "feffffffffffffff"
+                             "02000000" "6d31" "02000000" "7b7d"
+                             "abababababababababababababababab"
+                             "abababababababababababababababab";
+  auto e = decode(42, from_hex(v1_hex));
+  BOOST_TEST_REQUIRE(e.has_value());
+  auto expected = sample();
+  expected.seq = 42;
+  expected.logged_ms = expected.time_ms;
+  check_equal(*e, expected);
+}
+
 BOOST_AUTO_TEST_CASE(round_trip) {
   event empty;  // empty message_id and payload, zero hash
   event binary;
@@ -87,6 +104,7 @@ BOOST_AUTO_TEST_CASE(round_trip) {
   binary.blast = std::numeric_limits<uint64_t>::max();
   binary.recipient = std::numeric_limits<uint32_t>::max();
   binary.time_ms = std::numeric_limits<int64_t>::min();
+  binary.logged_ms = std::numeric_limits<int64_t>::max();
   binary.message_id = std::string("id\0with\xffnul", 11);
   binary.payload = std::string("\0\x01\x02\xff\xfe", 5) + std::string(100000, '\x80');
   binary.prev_hash = filled(0xff);
@@ -105,7 +123,7 @@ BOOST_AUTO_TEST_CASE(round_trip) {
     BOOST_TEST_REQUIRE(d.has_value());
     check_equal(*d, copy);
   }
-  BOOST_TEST(encode(empty).size() == 64u);  // the fixed part alone
+  BOOST_TEST(encode(empty).size() == 72u);  // the fixed part alone
 }
 
 BOOST_AUTO_TEST_CASE(decode_rejects_every_truncation_and_trailing_bytes) {
@@ -121,7 +139,7 @@ BOOST_AUTO_TEST_CASE(decode_rejects_every_truncation_and_trailing_bytes) {
 
 BOOST_AUTO_TEST_CASE(decode_rejects_malformed_values) {
   auto bytes = encode(sample());
-  for (uint8_t format : {0, 2, 0xff}) {
+  for (uint8_t format : {0, 3, 0xff}) {
     auto bad = bytes;
     bad[0] = static_cast<char>(format);
     BOOST_TEST(!decode(1, bad).has_value(), "format " << int(format));
@@ -130,15 +148,15 @@ BOOST_AUTO_TEST_CASE(decode_rejects_malformed_values) {
   // careless pos + len.
   for (auto len : {from_hex("03000000"), from_hex("ffffffff"), from_hex("fffffff0")}) {
     auto bad = bytes;
-    bad.replace(24, 4, len);  // message_id length
+    bad.replace(32, 4, len);  // message_id length
     BOOST_TEST(!decode(1, bad).has_value());
     bad = bytes;
-    bad.replace(30, 4, len);  // payload length
+    bad.replace(38, 4, len);  // payload length
     BOOST_TEST(!decode(1, bad).has_value());
   }
   // A message_id length one short shifts every later field.
   auto shifted = bytes;
-  shifted.replace(24, 4, from_hex("01000000"));
+  shifted.replace(32, 4, from_hex("01000000"));
   BOOST_TEST(!decode(1, shifted).has_value());
 }
 
@@ -217,7 +235,7 @@ BOOST_AUTO_TEST_CASE(chain_hash_known_answers) {
              "66840dda154e8a113c31dd0ad32f7f3a366a80e8136979d8f5a101d3d29d6f72");
   // (printf '\0\0\0\0\0\0\0\x05'; echo -n <sample_hex> | xxd -r -p) | sha256sum
   BOOST_TEST(to_hex(chain_hash(5, from_hex(sample_hex))) ==
-             "8869054183851f127de44bc804e06ee329a01a9778201eaade2d339ae8dc816f");
+             "1be4e0bd3810b4672bfe5f9fb27ca2d0c3d4f5bec2b9977fc7b08b13bd47b357");
   // The seq is part of the hash: moving an event changes its hash.
   BOOST_TEST(to_hex(chain_hash(2, "abc")) != to_hex(chain_hash(1, "abc")));
 }
