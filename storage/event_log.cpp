@@ -11,6 +11,7 @@
 //   meta         "schema_version" -> be32, "last_seq" -> be64, "chain_head" -> 32 bytes
 // Every append writes its events, their index entries and the new last_seq and
 // chain_head in one WriteBatch, so meta and log can never disagree after a crash.
+// An audit open is RocksDB's read-only mode: it writes nothing to the folder.
 #include "storage/event_log.hpp"
 
 #include <rocksdb/cache.h>
@@ -27,6 +28,7 @@
 #include <chrono>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <tuple>
 #include <utility>
 
@@ -48,6 +50,8 @@ constexpr const char* meta_chain_head = "chain_head";
 constexpr size_t scan_readahead = 2 << 20;
 // Index hits are fetched from the log in batches of this many keys (MultiGet).
 constexpr size_t stream_fetch_batch = 64;
+// verify() reports progress this often: rare enough to cost nothing per event.
+constexpr uint64_t verify_progress_every = 1 << 16;
 
 void put_be(std::string& out, uint64_t v, size_t bytes) {
   for (size_t i = bytes; i-- > 0;)
@@ -113,6 +117,11 @@ status rocks_error(const rocksdb::Status& s, const std::string& what) {
 
 status corruption(std::string msg) { return {errc::corruption, std::move(msg)}; }
 
+status read_only_error(const char* what) {
+  return {errc::invalid_argument, std::string("cannot ") + what +
+                                    ": the event log is open read-only for an audit"};
+}
+
 rocksdb::CompressionType pick_compression() {
   // The Debian package links LZ4, but a self-built librocksdb may not: ask it.
   auto supported = rocksdb::GetSupportedCompressions();
@@ -153,9 +162,12 @@ struct event_log::impl {
       return;
     // Flushing the memtables first means the next open has no WAL to replay
     // (measured: restart after 376k events 7.6 s, of which 6 s WAL replay).
-    rocksdb::FlushOptions fo;
-    fo.wait = true;
-    db->Flush(fo, handles);
+    // An audit writes nothing: its memtables (the WAL it replayed) are dropped.
+    if (!opts.audit) {
+      rocksdb::FlushOptions fo;
+      fo.wait = true;
+      db->Flush(fo, handles);
+    }
     for (auto* h : handles)
       db->DestroyColumnFamilyHandle(h);
     db->Close();
@@ -163,6 +175,8 @@ struct event_log::impl {
 
   status open(const std::string& dir);
   status load_meta();
+  // Checks meta's schema_version; errc::not_found when it is missing.
+  status read_schema(const rocksdb::ReadOptions& ro) const;
   status read_meta(const rocksdb::ReadOptions& ro, uint64_t& seq, hash256& hash) const;
   status fetch(const rocksdb::ReadOptions& ro, const std::vector<uint64_t>& seqs,
                const std::function<bool(const event&)>& fn, bool& more) const;
@@ -171,8 +185,8 @@ struct event_log::impl {
 
 status event_log::impl::open(const std::string& dir) {
   rocksdb::Options db_opts;
-  db_opts.create_if_missing = opts.create;
-  db_opts.create_missing_column_families = opts.create;
+  db_opts.create_if_missing = opts.create && !opts.audit;
+  db_opts.create_missing_column_families = opts.create && !opts.audit;
   // Two cores: one flush and one compaction thread.
   db_opts.IncreaseParallelism(2);
   // Several column families share the WAL; the rarely written ones (snapshots,
@@ -196,7 +210,16 @@ status event_log::impl::open(const std::string& dir) {
     cfs.emplace_back(name, cf_opts);
 
   rocksdb::DB* raw = nullptr;
-  auto s = rocksdb::DB::Open(db_opts, dir, cfs, &handles, &raw);
+  rocksdb::Status s;
+  if (opts.audit) {
+    // Read-only: replays the WAL into memory, takes no lock, never flushes or
+    // compacts, and starts no info LOG file (the audit test checks the folder
+    // is left as it was). The default max_open_files (-1) opens every table
+    // file now, so a file a running blastd deletes later stays readable.
+    s = rocksdb::DB::OpenForReadOnly(db_opts, dir, cfs, &handles, &raw);
+  } else {
+    s = rocksdb::DB::Open(db_opts, dir, cfs, &handles, &raw);
+  }
   if (!s.ok())
     return rocks_error(s, "cannot open event log in " + dir);
   db.reset(raw);
@@ -228,11 +251,41 @@ status event_log::impl::read_meta(const rocksdb::ReadOptions& ro, uint64_t& seq,
   return {};
 }
 
-status event_log::impl::load_meta() {
-  rocksdb::ReadOptions ro;
+status event_log::impl::read_schema(const rocksdb::ReadOptions& ro) const {
   std::string v;
   auto s = db->Get(ro, meta_cf, meta_schema_version, &v);
-  if (s.IsNotFound()) {
+  if (s.IsNotFound())
+    return {errc::not_found, "meta schema_version is missing"};
+  if (!s.ok())
+    return rocks_error(s, "cannot read meta schema_version");
+  if (v.size() != 4)
+    return corruption("meta schema_version has " + std::to_string(v.size()) +
+                      " bytes, expected 4");
+  if (auto found = get_be(v); found != schema_version)
+    return {errc::invalid_argument, "event log has schema version " + std::to_string(found) +
+                                      ", this build reads version " +
+                                      std::to_string(schema_version)};
+  return {};
+}
+
+status event_log::impl::load_meta() {
+  rocksdb::ReadOptions ro;
+  auto st = read_schema(ro);
+  if (opts.audit) {
+    // Refused: a log of another schema version (this build cannot read it)
+    // and a failed read. A missing or damaged meta, or one the log disagrees
+    // with, is verify()'s finding to report.
+    if (st.code == errc::invalid_argument || st.code == errc::io_error)
+      return st;
+    uint64_t meta_seq = 0;
+    hash256 meta_head{};
+    if (st && read_meta(ro, meta_seq, meta_head)) {
+      last_seq = meta_seq;
+      head = meta_head;
+    }
+    return {};
+  }
+  if (st.code == errc::not_found) {
     // A new log, or a log whose meta was lost: only the former may be initialised.
     std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(ro, log_cf)};
     it->SeekToFirst();
@@ -248,24 +301,16 @@ status event_log::impl::load_meta() {
     wb.Put(meta_cf, meta_chain_head, view(hash256{}));
     rocksdb::WriteOptions wo;
     wo.sync = true;  // once per log; a later crash must not find events without meta
-    s = db->Write(wo, &wb);
-    if (!s.ok())
+    if (auto s = db->Write(wo, &wb); !s.ok())
       return rocks_error(s, "cannot initialise meta");
     return {};
   }
-  if (!s.ok())
-    return rocks_error(s, "cannot read meta schema_version");
-  if (v.size() != 4)
-    return corruption("meta schema_version has " + std::to_string(v.size()) +
-                      " bytes, expected 4");
-  if (auto found = get_be(v); found != schema_version)
-    return {errc::invalid_argument, "event log has schema version " + std::to_string(found) +
-                                      ", this build reads version " +
-                                      std::to_string(schema_version)};
+  if (!st)
+    return st;
 
   uint64_t meta_seq = 0;
   hash256 meta_head{};
-  if (auto st = read_meta(ro, meta_seq, meta_head); !st)
+  if (st = read_meta(ro, meta_seq, meta_head); !st)
     return st;
 
   // meta and events are written in one batch, so any disagreement means the
@@ -349,6 +394,8 @@ std::unique_ptr<event_log> event_log::open(const std::string& dir, const log_opt
 
 status event_log::append(std::vector<event>& batch) {
   auto& d = *impl_;
+  if (d.opts.audit)
+    return read_only_error("append");
   if (batch.empty())
     return {};
   if (d.failed)
@@ -529,12 +576,61 @@ std::optional<recipient_ref> event_log::find_message(std::string_view message_id
   return recipient_ref{get_be(bytes.substr(0, 8)), static_cast<uint32_t>(get_be(bytes.substr(8)))};
 }
 
-status event_log::verify() const {
+namespace {
+
+status not_a_seq_key(uint64_t after) {
+  return corruption(seq_str(after + 1) + ": the key after " + seq_str(after) +
+                    " is not a sequence number");
+}
+
+// The link into `seq` is broken: its stored prev_hash is not the chain hash of
+// seq - 1. Either seq - 1 was altered, or seq was (its prev_hash, or its whole
+// value, as when two events are swapped). The link out of seq tells which: if
+// seq's chain hash is what seq + 1 stores (or, for meta's last event, meta's
+// chain_head), seq is as it was chained and seq - 1 is the altered one; if not,
+// seq is. `it` stands on seq and is moved to the event after it.
+status broken_link(rocksdb::Iterator& it, uint64_t seq, const hash256& prev_chain_hash,
+                   const hash256& stored_prev, const hash256& seq_chain_hash, uint64_t meta_seq,
+                   const hash256& meta_head) {
+  if (seq == 1)
+    return corruption(seq_str(1) + ": prev_hash of the first event is not zero");
+  std::optional<bool> out_link_holds;
+  std::string next;
+  if (seq == meta_seq) {
+    out_link_holds = seq_chain_hash == meta_head;
+    next = "meta chain_head";
+  } else {
+    next = seq_str(seq + 1);
+    it.Next();
+    if (it.Valid() && seq_from_key(view(it.key())) == seq + 1)
+      if (auto e = decode(seq + 1, view(it.value())))
+        out_link_holds = e->prev_hash == seq_chain_hash;
+  }
+  if (!out_link_holds)  // seq + 1 missing or undecodable: the chain cannot tell
+    return corruption(seq_str(seq - 1) + ": chain hash " + to_hex(prev_chain_hash) +
+                      " does not match prev_hash " + to_hex(stored_prev) + " stored in " +
+                      seq_str(seq) + " (" + seq_str(seq - 1) + " or the prev_hash of " +
+                      seq_str(seq) + " was altered)");
+  if (*out_link_holds)
+    return corruption(seq_str(seq - 1) + ": altered: its chain hash " + to_hex(prev_chain_hash) +
+                      " is not the prev_hash " + to_hex(stored_prev) + " stored in " +
+                      seq_str(seq) + ", whose own chain hash matches " + next);
+  return corruption(seq_str(seq) + ": altered: its prev_hash " + to_hex(stored_prev) +
+                    " is not the chain hash " + to_hex(prev_chain_hash) + " of " +
+                    seq_str(seq - 1) + ", and its own chain hash " + to_hex(seq_chain_hash) +
+                    " does not match " + next + " either");
+}
+
+} // namespace
+
+status event_log::verify(verify_result* result, const verify_progress& progress) const {
   auto& d = *impl_;
   // One snapshot for meta and log: verify() may run while the journal appends.
   rocksdb::ManagedSnapshot snap{d.db.get()};
   rocksdb::ReadOptions ro;
   ro.snapshot = snap.snapshot();
+  if (auto st = d.read_schema(ro); !st)
+    return st.code == errc::not_found ? corruption(st.message) : st;
   uint64_t meta_seq = 0;
   hash256 meta_head{};
   if (auto st = d.read_meta(ro, meta_seq, meta_head); !st)
@@ -543,44 +639,54 @@ status event_log::verify() const {
   ro.readahead_size = scan_readahead;
   ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it{d.db->NewIterator(ro, d.log_cf)};
-  uint64_t expected = 1;
-  hash256 prev{};  // the first event's prev_hash is all zero
-  for (it->SeekToFirst(); it->Valid(); it->Next(), ++expected) {
+  uint64_t last = 0;  // the last event checked
+  hash256 prev{};     // its chain hash; the first event's prev_hash is all zero
+  it->SeekToFirst();
+  // Up to meta's last event; anything after it is reported once meta's tail holds.
+  for (; it->Valid() && last < meta_seq; it->Next()) {
+    uint64_t expected = last + 1;
     auto seq = seq_from_key(view(it->key()));
     if (seq == 0)
-      return corruption(seq_str(expected) + ": the key after " + seq_str(expected - 1) +
-                        " is not a sequence number");
+      return not_a_seq_key(last);
     if (seq != expected)
       return corruption(seq_str(expected) + ": missing, the log continues at " + seq_str(seq));
-    auto e = decode(seq, view(it->value()));
+    auto value = view(it->value());
+    auto e = decode(seq, value);
     if (!e)
       return corruption(seq_str(seq) + ": undecodable event");
-    if (e->prev_hash != prev) {
-      if (seq == 1)
-        return corruption(seq_str(1) + ": prev_hash of the first event is not zero");
-      // Without a hash of its own, the chain cannot tell whether the earlier
-      // event or this one's prev_hash was altered; name the earlier, the first
-      // that may be bad, and mention both.
-      return corruption(seq_str(seq - 1) + ": chain hash " + to_hex(prev) +
-                        " does not match prev_hash " + to_hex(e->prev_hash) + " stored in " +
-                        seq_str(seq) + " (" + seq_str(seq - 1) + " or the prev_hash of " +
-                        seq_str(seq) + " was altered)");
-    }
-    prev = chain_hash(seq, view(it->value()));
+    auto hash = chain_hash(seq, value);
+    if (e->prev_hash != prev)
+      return broken_link(*it, seq, prev, e->prev_hash, hash, meta_seq, meta_head);
+    prev = hash;
+    last = seq;
+    if (progress && last % verify_progress_every == 0)
+      progress(last, meta_seq);
   }
   if (!it->status().ok())
     return rocks_error(it->status(), "scan of the log failed");
 
-  uint64_t last = expected - 1;
   if (last < meta_seq)
     return corruption(seq_str(last + 1) + ": missing, meta last_seq is " +
                       std::to_string(meta_seq));
-  if (last > meta_seq)
-    return corruption(seq_str(meta_seq + 1) + ": beyond meta last_seq " +
-                      std::to_string(meta_seq));
   if (prev != meta_head)
-    return corruption(seq_str(last) + ": chain hash " + to_hex(prev) +
-                      " differs from meta chain_head " + to_hex(meta_head));
+    return last == 0 ? corruption("the log is empty but meta chain_head is not zero")
+                     : corruption(seq_str(last) + ": chain hash " + to_hex(prev) +
+                                  " differs from meta chain_head " + to_hex(meta_head));
+  if (it->Valid()) {
+    // Appends write meta with their events, so an event past meta's last_seq
+    // was written some other way.
+    auto seq = seq_from_key(view(it->key()));
+    if (seq == 0)
+      return not_a_seq_key(last);
+    return corruption(seq_str(seq) + ": beyond meta last_seq " + std::to_string(meta_seq) +
+                      " (meta is written with every append; this was not)");
+  }
+  if (!it->status().ok())
+    return rocks_error(it->status(), "scan of the log failed");
+  if (progress)
+    progress(last, meta_seq);
+  if (result)
+    *result = {last, last, prev};
   return {};
 }
 
@@ -590,6 +696,8 @@ status event_log::put_snapshot(std::string_view name, std::string_view blob) {
 
 status event_log::write_snapshots(const std::vector<std::pair<std::string, std::string>>& puts,
                                   const std::vector<std::string>& erases) {
+  if (impl_->opts.audit)
+    return read_only_error("write snapshots");
   rocksdb::WriteBatch wb;
   for (auto& name : erases)
     wb.Delete(impl_->snapshots_cf, name);

@@ -27,7 +27,29 @@ struct recipient_ref {
 struct log_options {
   bool sync = true;    // fsync the WAL on every append (group commit makes this cheap)
   bool create = true;  // create a missing log; audit tools open only what exists
+  // An auditor's read-only view (RocksDB's OpenForReadOnly): nothing in the
+  // folder is created, written, flushed or compacted, so it may be a copy of
+  // blastd's folder or the folder of a stopped blastd; `create` is ignored.
+  // The open does not check the tail against meta (that is verify()'s finding
+  // to report, seq by seq), so it opens logs a normal open refuses; append()
+  // and snapshot writes fail with invalid_argument.
+  // RocksDB takes no lock read-only, so it also opens the folder of a RUNNING
+  // blastd: it then sees the log as of the open (later appends are not seen;
+  // files blastd deletes afterwards stay readable through open handles). If
+  // blastd's flush or compaction removes a file while the open reads the
+  // folder, the open fails, RocksDB calling it "Corruption: Can't access
+  // NNN.sst ... No such file": not damage to the log; retry, or audit a copy.
+  bool audit = false;
 };
+
+struct verify_result {
+  uint64_t events = 0;    // events checked (seq 1..last_seq, continuous)
+  uint64_t last_seq = 0;  // the last seq, equal to meta's last_seq
+  hash256 head{};         // its chain hash, equal to meta's chain_head
+};
+// Called by verify() every few ten thousand events: events checked so far and
+// the number meta says the log holds.
+using verify_progress = std::function<void(uint64_t verified, uint64_t total)>;
 
 class event_log {
 public:
@@ -45,6 +67,7 @@ public:
   // error nothing is written and the in-memory head is unchanged.
   status append(std::vector<event>& batch);
 
+  // On an audit log: what meta says (zeros if it cannot be read), unchecked.
   uint64_t last_seq() const;  // 0 when empty
   hash256 head() const;       // chain hash of the last event; zeros when empty
 
@@ -60,9 +83,13 @@ public:
   std::optional<event> get(uint64_t seq) const;
   std::optional<recipient_ref> find_message(std::string_view message_id) const;
 
-  // Recomputes the hash chain from the first event; on a break, the message
-  // names the first bad sequence number.
-  status verify() const;
+  // Recomputes the hash chain from the first event and checks it against meta:
+  // every seq from 1 to meta's last_seq present, each event's prev_hash the
+  // chain hash of the one before, the last one's chain hash meta's chain_head,
+  // and nothing beyond meta's last_seq. On failure (errc::corruption) the
+  // message starts "seq N: " naming the first bad sequence number; on success
+  // fills `result` if given. `progress` is called from this thread.
+  status verify(verify_result* result = nullptr, const verify_progress& progress = {}) const;
 
   // Snapshot column family: opaque blobs keyed by name (snapshot format is the
   // caller's). Written outside the event stream; never part of the chain.

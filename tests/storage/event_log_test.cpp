@@ -4,14 +4,16 @@
 #include <boost/test/unit_test.hpp>
 
 #include "storage/event_log.hpp"
+#include "tests/support/raw_log.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <rocksdb/db.h>
 
 #include <atomic>
 #include <chrono>
-#include <ostream>
+#include <filesystem>
 #include <functional>
+#include <ostream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -99,18 +101,17 @@ struct log_fixture {
   void raw_edit(const std::function<void(rocksdb::DB&, rocksdb::ColumnFamilyHandle& log_cf,
                                          rocksdb::ColumnFamilyHandle& meta_cf)>& fn) {
     log.reset();
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const char* name : {"default", "streams", "message_ids", "snapshots", "meta"})
-      cfs.emplace_back(name, rocksdb::ColumnFamilyOptions{});
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    auto s = rocksdb::DB::Open(rocksdb::DBOptions{}, dir.path(), cfs, &handles, &raw);
-    BOOST_TEST_REQUIRE(s.ok(), s.ToString());
-    fn(*raw, *handles[0], *handles[4]);
-    for (auto* h : handles)
-      raw->DestroyColumnFamilyHandle(h);
-    BOOST_TEST_REQUIRE(raw->Close().ok());
-    delete raw;
+    blast::test::raw_edit(dir.path(), fn);
+  }
+
+  // An audit (read-only) open of the fixture's folder, beside `log` if open.
+  std::unique_ptr<event_log> open_audit() {
+    log_options opts;
+    opts.audit = true;
+    status st;
+    auto audit = event_log::open(dir.path(), opts, st);
+    BOOST_TEST_REQUIRE(bool(audit), st.message);
+    return audit;
   }
 };
 
@@ -393,6 +394,180 @@ BOOST_AUTO_TEST_CASE(open_refuses_another_schema_version) {
   auto st = try_reopen();
   BOOST_TEST(st.code == errc::invalid_argument);
   BOOST_TEST(st.message.find("schema version 2") != std::string::npos, st.message);
+}
+
+BOOST_AUTO_TEST_CASE(audit_open_reads_everything_and_writes_nothing) {
+  std::vector<event> batch = {make_event(3, 1, "a", "msg-a"), make_event(3, 0, "b")};
+  BOOST_TEST_REQUIRE(bool(log->append(batch)));
+  BOOST_TEST_REQUIRE(bool(log->put_snapshot("state", "s1")));
+  auto head = log->head();
+  // A last write left only in the WAL (as after a crash): the audit must
+  // replay it in memory, not flush it into a table file.
+  raw_edit([](rocksdb::DB& db, rocksdb::ColumnFamilyHandle&, rocksdb::ColumnFamilyHandle& meta) {
+    BOOST_TEST_REQUIRE(db.Put({}, &meta, "schema_version", std::string("\0\0\0\x01", 4)).ok());
+  });
+  auto before = blast::test::listing(dir.path());
+  {
+    auto audit = open_audit();
+    BOOST_TEST(audit->last_seq() == 2u);
+    verify_result r;
+    auto st = audit->verify(&r);
+    BOOST_TEST(bool(st), st.message);
+    BOOST_TEST(r.events == 2u);
+    BOOST_TEST(r.last_seq == 2u);
+    BOOST_TEST(to_hex(r.head) == to_hex(head));
+    size_t seen = 0;
+    BOOST_TEST(bool(audit->scan_stream(3, 1, [&](const event& e) {
+      BOOST_TEST(e.payload == "a");
+      return ++seen != 0;
+    })));
+    BOOST_TEST(seen == 1u);
+    BOOST_TEST(audit->get(2).value_or(event{}).payload == "b");
+    BOOST_TEST(audit->find_message("msg-a").has_value());
+    BOOST_TEST(audit->get_snapshot("state").value_or("missing") == "s1");
+
+    std::vector<event> more = {make_event(3, 2, "c")};
+    auto app = audit->append(more);
+    BOOST_TEST(app.code == errc::invalid_argument);
+    BOOST_TEST(app.message.find("read-only") != std::string::npos, app.message);
+    BOOST_TEST(more[0].seq == 0u);
+    BOOST_TEST(audit->put_snapshot("state", "s2").code == errc::invalid_argument);
+    BOOST_TEST(audit->write_snapshots({}, {"state"}).code == errc::invalid_argument);
+    BOOST_TEST(audit->get_snapshot("state").value_or("missing") == "s1");
+    BOOST_TEST(audit->last_seq() == 2u);
+  }
+  // No file created, removed, grown or touched: no LOG, no OPTIONS, no flush.
+  BOOST_TEST(blast::test::listing(dir.path()) == before);
+  reopen();
+  BOOST_TEST(log->last_seq() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(audit_open_creates_no_log) {
+  blast::test::temp_dir empty;
+  log_options opts;
+  opts.audit = true;  // `create` (true by default) is ignored
+  status st;
+  auto audit = event_log::open(empty.path(), opts, st);
+  BOOST_TEST(!audit);
+  BOOST_TEST(!st);
+  BOOST_TEST(std::filesystem::is_empty(empty.path()));
+}
+
+BOOST_AUTO_TEST_CASE(audit_open_opens_a_log_a_normal_open_refuses) {
+  append_n(5);
+  raw_edit([](rocksdb::DB& db, rocksdb::ColumnFamilyHandle& log_cf, rocksdb::ColumnFamilyHandle&) {
+    std::string v;
+    BOOST_TEST_REQUIRE(db.Get({}, &log_cf, seq_key(5), &v).ok());
+    auto e = decode(5, v);
+    BOOST_TEST_REQUIRE(e.has_value());
+    e->payload = "forged";
+    BOOST_TEST_REQUIRE(db.Put({}, &log_cf, seq_key(5), encode(*e)).ok());
+  });
+  BOOST_TEST(try_reopen().code == errc::corruption);
+  auto audit = open_audit();
+  BOOST_TEST(audit->last_seq() == 5u);  // meta's word, unchecked
+  BOOST_TEST(audit->get(5).value_or(event{}).payload == "forged");
+  auto st = audit->verify();
+  BOOST_TEST(st.code == errc::corruption);
+  BOOST_TEST(starts_with(st.message, "seq 5: "), st.message);
+  BOOST_TEST(st.message.find("meta chain_head") != std::string::npos, st.message);
+}
+
+BOOST_AUTO_TEST_CASE(audit_beside_a_writer_sees_the_log_as_of_its_open) {
+  // RocksDB's read-only mode takes no lock, so an audit opens beside a
+  // running writer (`log`) and sees what was appended before it opened.
+  append_n(5);
+  auto audit = open_audit();
+  append_n(3);
+  verify_result r;
+  auto st = audit->verify(&r);
+  BOOST_TEST(bool(st), st.message);
+  BOOST_TEST(r.last_seq == 5u);
+  BOOST_TEST(!audit->get(6).has_value());
+  auto later = open_audit();
+  st = later->verify(&r);
+  BOOST_TEST(bool(st), st.message);
+  BOOST_TEST(r.last_seq == 8u);
+  BOOST_TEST(to_hex(r.head) == to_hex(log->head()));
+}
+
+BOOST_AUTO_TEST_CASE(verify_tells_an_altered_event_from_its_neighbour) {
+  append_n(6);
+  std::string v3, v4;
+  raw_edit([&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle& log_cf, rocksdb::ColumnFamilyHandle&) {
+    BOOST_TEST_REQUIRE(db.Get({}, &log_cf, seq_key(3), &v3).ok());
+    BOOST_TEST_REQUIRE(db.Get({}, &log_cf, seq_key(4), &v4).ok());
+  });
+  auto verify_after = [&](const std::function<void(rocksdb::DB&, rocksdb::ColumnFamilyHandle&)>&
+                              edit) {
+    raw_edit([&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle& log_cf,
+                 rocksdb::ColumnFamilyHandle&) {
+      BOOST_TEST_REQUIRE(db.Put({}, &log_cf, seq_key(3), v3).ok());  // undo the last case
+      BOOST_TEST_REQUIRE(db.Put({}, &log_cf, seq_key(4), v4).ok());
+      edit(db, log_cf);
+    });
+    return open_audit()->verify();
+  };
+  // seq 4's prev_hash altered: the link into seq 4 breaks, but so does the
+  // link out of it, so seq 4 is named, not seq 3.
+  auto st = verify_after([&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle& log_cf) {
+    auto e = *decode(4, v4);
+    e.prev_hash[0] ^= 1;
+    BOOST_TEST_REQUIRE(db.Put({}, &log_cf, seq_key(4), encode(e)).ok());
+  });
+  BOOST_TEST(starts_with(st.message, "seq 4: altered: its prev_hash"), st.message);
+  // seq 3's payload altered: the link into seq 4 breaks, the link out of it
+  // holds, so seq 3 is named.
+  st = verify_after([&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle& log_cf) {
+    auto e = *decode(3, v3);
+    e.payload = "forged";
+    BOOST_TEST_REQUIRE(db.Put({}, &log_cf, seq_key(3), encode(e)).ok());
+  });
+  BOOST_TEST(starts_with(st.message, "seq 3: altered: its chain hash"), st.message);
+  // seq 3 and 4 swapped: the link into seq 3 breaks first; seq 3 is named.
+  st = verify_after([&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle& log_cf) {
+    BOOST_TEST_REQUIRE(db.Put({}, &log_cf, seq_key(3), v4).ok());
+    BOOST_TEST_REQUIRE(db.Put({}, &log_cf, seq_key(4), v3).ok());
+  });
+  BOOST_TEST(starts_with(st.message, "seq 3: altered: its prev_hash"), st.message);
+  // Every edit undone: intact again.
+  st = verify_after([](rocksdb::DB&, rocksdb::ColumnFamilyHandle&) {});
+  BOOST_TEST(bool(st), st.message);
+}
+
+BOOST_AUTO_TEST_CASE(verify_names_an_event_beyond_meta) {
+  append_n(3);
+  raw_edit([](rocksdb::DB& db, rocksdb::ColumnFamilyHandle& log_cf, rocksdb::ColumnFamilyHandle&) {
+    std::string v3;
+    BOOST_TEST_REQUIRE(db.Get({}, &log_cf, seq_key(3), &v3).ok());
+    auto e = make_event(1, 0, "appended behind blastd's back");
+    e.seq = 4;
+    e.prev_hash = chain_hash(3, v3);  // chained correctly; meta not updated
+    BOOST_TEST_REQUIRE(db.Put({}, &log_cf, seq_key(4), encode(e)).ok());
+  });
+  BOOST_TEST(try_reopen().code == errc::corruption);
+  auto st = open_audit()->verify();
+  BOOST_TEST(st.code == errc::corruption);
+  BOOST_TEST(starts_with(st.message, "seq 4: beyond meta last_seq 3"), st.message);
+}
+
+BOOST_AUTO_TEST_CASE(verify_reports_its_result_and_progress) {
+  // More events than one progress interval.
+  std::vector<event> batch(70000, make_event(2, 1, "x"));
+  BOOST_TEST_REQUIRE(bool(log->append(batch)));
+  verify_result r;
+  std::vector<std::pair<uint64_t, uint64_t>> calls;
+  auto st = log->verify(&r, [&](uint64_t done, uint64_t total) {
+    calls.emplace_back(done, total);
+  });
+  BOOST_TEST(bool(st), st.message);
+  BOOST_TEST(r.events == 70000u);
+  BOOST_TEST(r.last_seq == 70000u);
+  BOOST_TEST(to_hex(r.head) == to_hex(log->head()));
+  BOOST_TEST_REQUIRE(calls.size() == 2u);
+  BOOST_TEST(calls[0].first == 65536u);
+  BOOST_TEST(calls[0].second == 70000u);
+  BOOST_TEST(calls[1].first == 70000u);
 }
 
 BOOST_AUTO_TEST_CASE(readers_run_concurrently_with_append) {
