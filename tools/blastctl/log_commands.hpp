@@ -1,5 +1,5 @@
 // blastctl's offline commands on a data folder (blastd stopped, or a copy of
-// its folder): verify the hash chain, print events.
+// its folder), opened read-only: verify the hash chain, print events.
 #pragma once
 
 #include <cstdint>
@@ -8,7 +8,10 @@
 
 namespace blast::tools {
 
-// Checks sequence continuity and the SHA-256 chain; prints the verdict.
+// Checks sequence continuity, the SHA-256 chain and meta (last_seq,
+// chain_head); prints the verdict on stdout: "ok: ..." with the number of
+// events, the last seq, the chain head and the rate, or "FAIL: seq N: ..."
+// naming the first bad seq. Progress goes to stderr when it is a terminal.
 // Returns 0 when intact, 1 when the log is damaged or cannot be opened.
 int verify_log(const std::string& data_dir);
 

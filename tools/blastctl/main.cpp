@@ -165,9 +165,13 @@ const std::vector<command>& commands() {
       {{"verify"},
        "--data DIR",
        "check an event log's sequence and hash chain (offline)",
-       "Opens the log in DIR (blastd stopped, or a copy of its folder) and recomputes the\n"
-       "SHA-256 chain from the first event. Prints \"ok: N events ...\" and exits 0, or\n"
-       "\"FAIL: seq N: ...\" naming the first bad sequence number and exits 1.\n",
+       "Opens the log in DIR read-only (blastd stopped, or a copy of its folder; nothing in\n"
+       "it is written) and walks it from the first event: every seq from 1 to meta's\n"
+       "last_seq present, each prev_hash the SHA-256 chain hash of the event before, the\n"
+       "last event's hash meta's chain_head, nothing beyond meta's last_seq. Prints\n"
+       "\"ok: N events ...\", the last seq, the chain head and the rate, and exits 0; or\n"
+       "\"FAIL: seq N: ...\" naming the first bad sequence number, and exits 1. Shows\n"
+       "progress on stderr when it is a terminal.\n",
        verify},
       {{"events"},
        "--data DIR [--blast ID [--recipient ID]] [--json]",
