@@ -516,9 +516,19 @@ caf::behavior blast_actor(self_ptr self, runtime rt, caf::actor manager,
     [=](recipients_msg& m) {
       auto& b = *self->state.blast;
       recipient_page page;
+      auto& q = m.query;
       auto match = [&](uint32_t id) {
-        return (!m.query.only || b.funnel_of(id).current == *m.query.only) &&
-               (!m.query.only_sending || b.sending(id) == *m.query.only_sending);
+        auto& f = b.funnel_of(id);
+        if (q.only && f.current != *q.only)
+          return false;
+        if (q.only_sending && b.sending(id) != *q.only_sending)
+          return false;
+        if (q.in_stage_longer_than_ms > 0) {
+          auto since = f.current == stage::pending ? b.def.created_ms : f.stage_time();
+          if (q.now_ms - since <= q.in_stage_longer_than_ms)
+            return false;
+        }
+        return true;
       };
       uint32_t id = std::max<uint32_t>(m.query.cursor, 1);
       for (; id <= b.size() && page.items.size() < m.query.limit; ++id)

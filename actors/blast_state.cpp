@@ -166,6 +166,89 @@ void blast_state::finish_replay() {
       set_send_state(id, send_state::unknown);
 }
 
+namespace {
+// Bumped whenever the layout below changes; an older snapshot is then ignored
+// (and start-up replays the log instead).
+constexpr uint8_t state_format = 1;
+// A damaged count must not make load() allocate without bound.
+constexpr uint64_t max_recipients_loaded = 1ull << 32;
+} // namespace
+
+void blast_state::save(std::string& out) const {
+  using storage::put_le;
+  put_le(out, state_format);
+  put_le(out, def.id);
+  storage::put_bytes(out, def.message);
+  storage::put_bytes(out, def.tag);
+  storage::put_bytes(out, def.transport);
+  put_le(out, static_cast<uint64_t>(def.scheduled_ms));
+  put_le(out, static_cast<uint64_t>(def.created_ms));
+  put_le(out, def.total);
+  put_le(out, def.duplicates_dropped);
+  put_le(out, static_cast<uint8_t>(status));
+  storage::put_column(out, phones_);
+  std::vector<uint8_t> current(funnels_.size());
+  std::vector<uint64_t> at(funnels_.size() * stage_count);
+  for (size_t i = 0; i < funnels_.size(); ++i) {
+    current[i] = static_cast<uint8_t>(funnels_[i].current);
+    for (size_t s = 0; s < stage_count; ++s)
+      at[i * stage_count + s] = static_cast<uint64_t>(funnels_[i].at[s]);
+  }
+  storage::put_column(out, current);
+  storage::put_column(out, at);
+  storage::put_column(out, send_states_);
+  storage::put_column(out, attempts_);
+  storage::put_column(out, profile_end_);
+  storage::put_bytes(out, profiles_);
+}
+
+bool blast_state::load(storage::reader& in) {
+  if (in.le<uint8_t>() != state_format)
+    return false;
+  def.id = in.le<uint64_t>();
+  def.message = std::string(in.sized_bytes());
+  def.tag = std::string(in.sized_bytes());
+  def.transport = std::string(in.sized_bytes());
+  def.scheduled_ms = static_cast<int64_t>(in.le<uint64_t>());
+  def.created_ms = static_cast<int64_t>(in.le<uint64_t>());
+  def.total = in.le<uint32_t>();
+  def.duplicates_dropped = in.le<uint32_t>();
+  auto st = in.le<uint8_t>();
+  std::vector<uint8_t> current;
+  std::vector<uint64_t> at;
+  in.column(phones_, max_recipients_loaded);
+  in.column(current, max_recipients_loaded);
+  in.column(at, max_recipients_loaded * stage_count);
+  in.column(send_states_, max_recipients_loaded);
+  in.column(attempts_, max_recipients_loaded);
+  in.column(profile_end_, max_recipients_loaded);
+  profiles_ = std::string(in.sized_bytes());
+  size_t n = phones_.size();
+  if (!in.ok() || st >= status_names.size() || current.size() != n ||
+      at.size() != n * stage_count || send_states_.size() != n || attempts_.size() != n ||
+      profile_end_.size() != n || (n && profile_end_.back() != profiles_.size()))
+    return false;
+  status = static_cast<blast_status>(st);
+  funnels_.assign(n, funnel{});
+  counts_ = {};
+  send_counts_ = {};
+  uint64_t prev_end = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (current[i] >= stage_count || send_states_[i] >= send_state_count ||
+        profile_end_[i] < prev_end)
+      return false;
+    prev_end = profile_end_[i];
+    funnels_[i].current = static_cast<stage>(current[i]);
+    for (size_t s = 0; s < stage_count; ++s)
+      funnels_[i].at[s] = static_cast<int64_t>(at[i * stage_count + s]);
+    ++counts_[current[i]];
+    ++send_counts_[send_states_[i]];
+  }
+  by_phone_.clear();
+  index_dirty_ = true;
+  return true;
+}
+
 void blast_state::set_funnel(uint32_t id, const funnel& f) {
   auto& cur = funnels_[id - 1];
   --counts_[static_cast<size_t>(cur.current)];
@@ -372,6 +455,30 @@ std::optional<stage> funnel_evidence(const storage::event& e) {
     default:
       return std::nullopt;
   }
+}
+
+std::string failure_reason(const storage::event& e) {
+  if (funnel_evidence(e) != stage::failed)
+    return {};
+  json::error_code ec;
+  auto v = json::parse(e.payload, ec);
+  auto* o = ec ? nullptr : v.if_object();
+  if (!o)
+    return {};
+  std::string why;
+  auto add = [&](const std::string& part) {
+    if (!part.empty())
+      why += why.empty() ? part : ": " + part;
+  };
+  if (e.type == storage::event_type::send_failed) {
+    add(string_or(*o, "kind"));
+    add(string_or(*o, "error"));
+  } else {
+    add(std::string(storage::to_string(e.source)) + " reported failed");
+    add(string_or(*o, "providerStatus"));
+    add(string_or(*o, "note"));
+  }
+  return why;
 }
 
 namespace {

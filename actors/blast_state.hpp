@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "actors/funnel.hpp"
+#include "storage/codec.hpp"
 #include "storage/event.hpp"
 
 namespace blast::actors {
@@ -98,6 +99,14 @@ public:
   // have been sent, so it becomes `unknown` (at most once: never resent silently).
   void finish_replay();
 
+  // The state as bytes, for snapshots: load(save()) gives an equal state, and
+  // equal states save to equal bytes, which is how a snapshot is checked
+  // against a replay of the whole log.
+  void save(std::string& out) const;
+  // Replaces this state with what save() wrote at the front of `in`, and
+  // consumes it; false (this state unspecified) when the bytes are damaged.
+  bool load(storage::reader& in);
+
 private:
   void add_recipient(uint64_t phone, std::string_view name, std::string_view vars);
   void build_index() const;
@@ -142,6 +151,10 @@ std::optional<stage> status_event_stage(const storage::event& e);
 // The funnel evidence a recipient event carries: recipient_status → its
 // stage, send_succeeded → sent, a final send_failed → failed; else nullopt.
 std::optional<stage> funnel_evidence(const storage::event& e);
+
+// Why a recipient failed, as its failure evidence says ("permanent: invalid
+// number", "webhook reported failed: undeliverable"); empty for other events.
+std::string failure_reason(const storage::event& e);
 
 // The send pipeline's events. Text is the rendered message.
 storage::event make_send_requested(uint64_t blast, uint32_t recipient, uint32_t attempt,

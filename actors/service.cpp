@@ -15,7 +15,9 @@
 #include "actors/clock.hpp"
 #include "actors/ingest_actor.hpp"
 #include "actors/messages.hpp"
+#include "actors/replay.hpp"
 #include "actors/reporting_actor.hpp"
+#include "actors/snapshot.hpp"
 #include "actors/transport_actor.hpp"
 #include "actors/worker_pool.hpp"
 #include "storage/event_log.hpp"
@@ -45,44 +47,39 @@ public:
 
   bool boot(std::string& error) {
     auto t0 = std::chrono::steady_clock::now();
-    std::map<uint64_t, std::shared_ptr<blast_state>> blasts;
-    std::string fold_error;
-    std::vector<std::string> applied_event_ids;
-    std::vector<std::pair<uint64_t, int64_t>> webhooks;  // (seq, time) of accepted webhooks
-    auto st = log_->scan(1, [&](const storage::event& e) {
-      ++startup_.events_replayed;
-      if (e.type == storage::event_type::webhook_received)
-        webhooks.emplace_back(e.seq, e.time_ms);
-      if (e.type == storage::event_type::webhook_rejected)
-        remember_rejected(e);
-      if (e.type == storage::event_type::recipient_status &&
-          e.payload.find("\"eventId\"") != std::string::npos)
-        if (auto id = event_id_of(e.payload); !id.empty())
-          applied_event_ids.push_back(std::move(id));
-      if (e.blast == 0)
-        return true;
-      auto& b = blasts[e.blast];
-      if (!b)
-        b = std::make_shared<blast_state>();
-      if (!b->apply(e)) {
-        fold_error = "event " + std::to_string(e.seq) + " (" + storage::to_string(e.type) +
-                     ") cannot be applied";
-        return false;
-      }
-      return true;
-    });
-    if (!st || !fold_error.empty()) {
-      error = "replaying the log failed: " + (st ? fold_error : st.message);
+    replayed state;
+    std::string why;
+    if (opts_.snapshot_every_events > 0 && load_snapshot(*log_, state, why))
+      startup_.snapshot_seq = state.last_seq;
+    else if (!why.empty())
+      say(1, "snapshot ignored, replaying the whole log: " + why);
+    state.webhook_window_ms = opts_.reapply_webhooks_ms;
+    auto before = state.events;
+    if (!replay(*log_, replay_cut{}, state, error)) {
+      error = "replaying the log failed: " + error;
       return false;
     }
+    startup_.events_replayed = state.events - before;
+    // A long tail is folded once here; keep it for the next start.
+    std::string snapshot_bytes;
+    if (opts_.snapshot_every_events > 0 && startup_.events_replayed >= opts_.snapshot_every_events)
+      snapshot_bytes = state.save();
+    auto& blasts = state.blasts;
     for (auto& [id, b] : blasts)
       b->finish_replay();
     startup_.blasts = blasts.size();
     for (auto& [id, b] : blasts)
       startup_.recipients += b->size();
     next_blast_ = blasts.empty() ? 1 : blasts.rbegin()->first + 1;
+    for (auto seq : state.rejected)
+      if (auto e = log_->get(seq))
+        remember_rejected(*e);
+    std::vector<std::string> applied_event_ids(std::make_move_iterator(state.event_ids.begin()),
+                                               std::make_move_iterator(state.event_ids.end()));
+    state.event_ids = {};
 
     journal_ = std::make_unique<storage::journal>(*log_);
+    audit_ = std::make_unique<worker_pool>(1);
     system_ = std::make_unique<caf::actor_system>(configure(cfg_, opts_.threads));
     rt_.log = log_.get();
     rt_.journal = journal_.get();
@@ -102,7 +99,13 @@ public:
       caf::anon_send(rt_.reporting, register_msg{id, b->size(), b->counts()});
     manager_ = spawn_blast_manager(*system_, rt_, std::move(blasts));
     caf::anon_send(rt_.ingest, manager_);
-    reapply_webhooks(webhooks);
+    reapply_webhooks(state.webhooks);
+    snapshots_ = std::make_unique<snapshotter>(
+      *log_, opts_.snapshot_every_events,
+      snapshot_bytes.empty() ? startup_.snapshot_seq : state.last_seq,
+      [this](const std::string& m) { say(2, m); });
+    if (!snapshot_bytes.empty())
+      snapshots_->save(std::move(snapshot_bytes), state.last_seq);
     startup_.replay_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return true;
@@ -200,6 +203,101 @@ public:
   }
   void list_recipients(uint64_t blast, recipient_query q, callback<recipient_page> cb) override {
     caf::anon_send(manager_, recipients_msg{blast, q, std::move(cb)});
+  }
+
+  // The log reads below run on the audit thread: long folds and range scans
+  // must not hold an actor (or an HTTP I/O thread) for their duration.
+  void report_at(uint64_t blast, int64_t at_ms, callback<report> cb) override {
+    auto* log = log_.get();
+    audit_->post([log, blast, at_ms, cb = std::move(cb)] {
+      replay_cut cut;
+      cut.until_ms = at_ms;
+      std::string error;
+      auto b = replay_blast(*log, blast, cut, error);
+      if (!b)
+        return cb(result<report>::fail(errc::unavailable, error));
+      if (b->def.id == 0)
+        return cb(result<report>::fail(errc::not_found, "no blast " + std::to_string(blast) +
+                                                          " existed at that time"));
+      cb(result<report>::ok({blast, b->size(), b->counts(), at_ms}));
+    });
+  }
+
+  void record_report(uint64_t blast, std::string body, callback<stored_report> cb) override {
+    storage::event e;
+    e.type = storage::event_type::report_snapshot;
+    e.source = storage::event_source::api;
+    e.blast = blast;
+    e.time_ms = now_ms();
+    e.payload = std::move(body);
+    journal_->submit({std::move(e)}, [cb = std::move(cb)](const storage::status& st,
+                                                          std::vector<storage::event>&& done) {
+      if (!st)
+        return cb(result<stored_report>::fail(
+          st.code == storage::errc::busy ? errc::busy : errc::unavailable,
+          "report not stored: " + st.message));
+      auto& e = done.front();
+      cb(result<stored_report>::ok({e.seq, e.time_ms, std::move(e.payload)}));
+    });
+  }
+
+  void list_reports(uint64_t blast, callback<std::vector<stored_report>> cb) override {
+    auto* log = log_.get();
+    audit_->post([log, blast, cb = std::move(cb)] {
+      bool exists = false;
+      std::vector<stored_report> out;
+      auto st = log->scan_blast_level(blast, [&](const storage::event& e) {
+        exists |= e.type == storage::event_type::blast_created;
+        if (e.type == storage::event_type::report_snapshot)
+          out.push_back({e.seq, e.time_ms, e.payload});
+        return true;
+      });
+      if (!st)
+        return cb(result<std::vector<stored_report>>::fail(errc::unavailable, st.message));
+      if (!exists)
+        return cb(result<std::vector<stored_report>>::fail(
+          errc::not_found, "no blast with id " + std::to_string(blast)));
+      std::reverse(out.begin(), out.end());
+      cb(result<std::vector<stored_report>>::ok(std::move(out)));
+    });
+  }
+
+  void export_recipients(uint64_t blast, recipient_query q, callback<export_page> cb) override {
+    auto* log = log_.get();
+    auto* audit = audit_.get();
+    list_recipients(blast, q, [log, audit, blast, cb = std::move(cb)](result<recipient_page> r) {
+      if (!r.value)
+        return cb(result<export_page>::fail(r.err.code, r.err.message));
+      audit->post([log, blast, page = std::move(*r.value), cb = std::move(cb)]() mutable {
+        export_page out;
+        out.next_cursor = page.next_cursor;
+        out.rows.reserve(page.items.size());
+        for (auto& v : page.items)
+          out.rows.push_back({std::move(v), {}, {}});
+        if (out.rows.empty())
+          return cb(result<export_page>::ok(std::move(out)));
+        // One range scan over the page's recipients; rows and events both come in id order.
+        size_t row = 0;
+        auto st = log->scan_recipients(
+          blast, out.rows.front().view.id, out.rows.back().view.id,
+          [&](const storage::event& e) {
+            while (row < out.rows.size() && out.rows[row].view.id < e.recipient)
+              ++row;
+            if (row == out.rows.size() || out.rows[row].view.id != e.recipient)
+              return true;  // a recipient the page's filter left out
+            auto& x = out.rows[row];
+            if (e.type == storage::event_type::send_succeeded)
+              x.message_id = e.message_id;
+            if (x.view.state.current == stage::failed)
+              if (auto why = failure_reason(e); !why.empty())
+                x.failure = std::move(why);
+            return true;
+          });
+        if (!st)
+          return cb(result<export_page>::fail(errc::unavailable, st.message));
+        cb(result<export_page>::ok(std::move(out)));
+      });
+    });
   }
   void get_recipient(uint64_t blast, std::string ref, callback<recipient_detail> cb) override {
     caf::anon_send(manager_, recipient_msg{blast, std::move(ref), std::move(cb)});
@@ -309,6 +407,8 @@ public:
     by_name_.clear();
     instances_.clear();  // destroys the instances (transport actors hold the last refs)
     journal_->stop();
+    audit_.reset();      // log readers finish before the log closes
+    snapshots_.reset();  // a refresh under way finishes; a handed-over state is written
     manager_ = nullptr;
     rt_ = runtime{};
     system_.reset();
@@ -321,7 +421,7 @@ private:
   // (opts_.reapply_webhooks_ms before the last) are parsed again at start-up:
   // de-duplication by event id makes applying one twice harmless, and what
   // was parked waiting for a message id gets its chance again.
-  void reapply_webhooks(std::vector<std::pair<uint64_t, int64_t>>& webhooks) {
+  void reapply_webhooks(std::deque<std::pair<uint64_t, int64_t>>& webhooks) {
     if (webhooks.empty() || opts_.reapply_webhooks_ms <= 0)
       return;
     int64_t horizon = webhooks.back().second - opts_.reapply_webhooks_ms;
@@ -372,17 +472,16 @@ private:
       rejected_.pop_front();
   }
 
-  static std::string event_id_of(const std::string& payload) {
-    json::error_code ec;
-    auto v = json::parse(payload, ec);
-    auto* o = ec ? nullptr : v.if_object();
-    auto* id = o ? o->if_contains("eventId") : nullptr;
-    return id && id->is_string() ? std::string(id->get_string()) : std::string();
+  void say(int level, const std::string& message) {
+    if (opts_.log)
+      opts_.log(level, message);
   }
 
   service_options opts_;
   std::unique_ptr<storage::event_log> log_;
   std::unique_ptr<storage::journal> journal_;
+  std::unique_ptr<snapshotter> snapshots_;
+  std::unique_ptr<worker_pool> audit_;  // one thread for long log reads
   caf::actor_system_config cfg_;
   std::unique_ptr<caf::actor_system> system_;
   runtime rt_;

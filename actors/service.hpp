@@ -80,6 +80,11 @@ struct recipient_view {
 struct recipient_query {
   std::optional<stage> only;  // nullopt = every stage
   std::optional<send_state> only_sending;  // nullopt = every send state
+  // With `only`: just those at that stage for longer than this (time in
+  // stage, measured at `now_ms`; a pending recipient is in its stage since the
+  // blast was created). 0 = any time.
+  int64_t in_stage_longer_than_ms = 0;
+  int64_t now_ms = 0;
   uint32_t limit = 100;
   uint32_t cursor = 1;        // first recipient id to consider
 };
@@ -87,6 +92,25 @@ struct recipient_query {
 struct recipient_page {
   std::vector<recipient_view> items;
   uint32_t next_cursor = 0;  // 0 = no more
+};
+
+// A recipient as exported (CSV): its view and what its events say besides.
+struct export_row {
+  recipient_view view;
+  std::string message_id;  // of the last accepted send, if any
+  std::string failure;     // why it failed, when its stage is failed
+};
+
+struct export_page {
+  std::vector<export_row> rows;
+  uint32_t next_cursor = 0;  // 0 = no more
+};
+
+// A report as recorded by POST /api/blasts/{id}/reports.
+struct stored_report {
+  uint64_t seq = 0;     // its event in the log
+  int64_t time_ms = 0;  // when it was recorded
+  std::string body;     // the report JSON, as it was served
 };
 
 struct history_entry {
@@ -175,12 +199,17 @@ struct service_options {
   int64_t passivate_after_ms = 10000;  // an idle recipient actor exits after this
   bool sync = true;                    // WAL fsync per group commit (tests may turn it off)
   int64_t reapply_webhooks_ms = 3'600'000;  // webhooks this recent are re-applied at start-up
+  // A state snapshot is written once the log has grown this much past the
+  // last one, so that start-up replays at most about this many events; 0 = no
+  // snapshots (start-up replays the whole log).
+  uint64_t snapshot_every_events = 1'000'000;
   // Where plugins' log lines go (level: 0 error .. 3 debug); default stderr.
   std::function<void(int level, const std::string& message)> log;
 };
 
 struct startup_stats {
-  uint64_t events_replayed = 0;
+  uint64_t snapshot_seq = 0;     // the snapshot start-up began from; 0 = none
+  uint64_t events_replayed = 0;  // events folded after it
   uint64_t blasts = 0;
   uint64_t recipients = 0;
   double replay_seconds = 0;
@@ -209,8 +238,19 @@ public:
   virtual void list_blasts(blast_filter filter, callback<std::vector<blast_summary>> cb) = 0;
   virtual void get_blast(uint64_t blast, callback<blast_summary> cb) = 0;
   virtual void get_report(uint64_t blast, callback<report> cb) = 0;
+  // The report as it stood at `at_ms`: a fold of the blast's events logged by
+  // then (the live report stays O(1); this one reads the log, off the actors).
+  virtual void report_at(uint64_t blast, int64_t at_ms, callback<report> cb) = 0;
+  // Records a rendered report of the blast as an event; the caller rendered
+  // it from get_report(), which also established that the blast exists.
+  virtual void record_report(uint64_t blast, std::string body, callback<stored_report> cb) = 0;
+  // The recorded reports, newest first; not_found when the blast does not exist.
+  virtual void list_reports(uint64_t blast, callback<std::vector<stored_report>> cb) = 0;
   virtual void list_recipients(uint64_t blast, recipient_query q,
                                callback<recipient_page> cb) = 0;
+  // A page of list_recipients() with each recipient's message id and failure
+  // reason read from the log (one range scan per page, off the actors).
+  virtual void export_recipients(uint64_t blast, recipient_query q, callback<export_page> cb) = 0;
   // `ref` is a recipient id or a phone number (a phone number wins; see README).
   virtual void get_recipient(uint64_t blast, std::string ref, callback<recipient_detail> cb) = 0;
   virtual void update_status(uint64_t blast, std::string ref, status_update u,

@@ -175,6 +175,14 @@ bool apply_file(const std::string& path, config& c, std::string& error) {
     }
     c.unmatched_after_ms = *n * 1000;
   }
+  if (auto* x = o.if_contains("snapshotEveryEvents")) {
+    auto n = x->if_int64();
+    if (!n || *n < 0) {
+      error = "config: 'snapshotEveryEvents' must be a non-negative integer (0 = no snapshots)";
+      return false;
+    }
+    c.snapshot_every_events = static_cast<uint64_t>(*n);
+  }
   if (auto* ts = o.if_contains("transports")) {
     if (!ts->is_object()) {
       error = "config: 'transports' must be an object of named transport instances";
@@ -213,7 +221,10 @@ config_result load_config(int argc, char** argv, config& out) {
     ("io-threads", po::value(&out.io_threads), "HTTP I/O threads (default 1)")
     ("demo", po::value(&out.demo_recipients)->implicit_value(1000),
      "on an empty data folder, submit a demo blast of N recipients (default 1000)")
-    ("actor-threads", po::value(&out.actor_threads), "actor scheduler threads (default 2)");
+    ("actor-threads", po::value(&out.actor_threads), "actor scheduler threads (default 2)")
+    ("snapshot-every", po::value(&out.snapshot_every_events),
+     "write a state snapshot each time the log grows by N events, so that start-up "
+     "replays only the tail (default 1000000; 0 = never)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);

@@ -37,6 +37,7 @@ struct config {
   size_t max_recipients = 5'000'000;
   int64_t passivate_after_ms = 10000;
   int64_t unmatched_after_ms = 60'000;  // GET /api/unmatched default age
+  uint64_t snapshot_every_events = 1'000'000;  // see actors::service_options
   size_t demo_recipients = 0;  // --demo N: submit a demo blast on a fresh data folder
 };
 

@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
   };
   so.threads = cfg.actor_threads;
   so.passivate_after_ms = cfg.passivate_after_ms;
+  so.snapshot_every_events = cfg.snapshot_every_events;
   std::string error;
   auto svc = actors::service::start(so, error);
   if (!svc) {
@@ -78,13 +79,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto& st = svc->startup();
-  char line[200];
+  char line[240];
   std::snprintf(line, sizeof line,
-                "replayed %llu events: %llu blasts, %llu recipients in %.3f s (data: %s)",
+                "replayed %llu events: %llu blasts, %llu recipients in %.3f s "
+                "(after the snapshot at seq %llu; data: %s)",
                 static_cast<unsigned long long>(st.events_replayed),
                 static_cast<unsigned long long>(st.blasts),
                 static_cast<unsigned long long>(st.recipients), st.replay_seconds,
-                cfg.data_dir.c_str());
+                static_cast<unsigned long long>(st.snapshot_seq), cfg.data_dir.c_str());
   engine::log(engine::log_level::info, line);
 
   engine::http::router_options ro;

@@ -1,6 +1,7 @@
 // Byte encoding of log events, their chain hash and the names of their enums.
 // The encoding is the audit format: change it only by adding a new format byte.
 #include "storage/event.hpp"
+#include "storage/codec.hpp"
 
 #include <openssl/evp.h>
 
@@ -22,56 +23,6 @@ constexpr uint8_t format_v2 = 2;
 // u8 format | u16 type | u8 source | u64 blast | u32 recipient | i64 time_ms | i64 logged_ms
 constexpr size_t fixed_header_size = 1 + 2 + 1 + 8 + 4 + 8 + 8;
 constexpr size_t min_value_size = fixed_header_size + 4 + 4 + 32;
-
-template <class T>
-void put_le(std::string& out, T v) {
-  static_assert(std::is_unsigned_v<T>);
-  for (size_t i = 0; i < sizeof(T); ++i)
-    out.push_back(static_cast<char>(static_cast<uint8_t>(v >> (8 * i))));
-}
-
-// Reads from a view and remembers whether any read ran past its end, so that
-// decode() can do all reads first and check once: a failed read yields zeros
-// and never touches memory outside the view.
-class reader {
-public:
-  explicit reader(std::string_view in) : in_(in) {}
-
-  template <class T>
-  T le() {
-    static_assert(std::is_unsigned_v<T>);
-    if (!take(sizeof(T)))
-      return 0;
-    T v = 0;
-    for (size_t i = 0; i < sizeof(T); ++i)
-      v |= static_cast<T>(static_cast<uint8_t>(in_[pos_ - sizeof(T) + i])) << (8 * i);
-    return v;
-  }
-
-  std::string_view bytes(size_t n) {
-    if (!take(n))
-      return {};
-    return in_.substr(pos_ - n, n);
-  }
-
-  bool ok() const { return ok_; }
-  bool at_end() const { return pos_ == in_.size(); }
-
-private:
-  bool take(size_t n) {
-    // Written as a subtraction so that a huge n cannot overflow pos_ + n.
-    if (!ok_ || n > in_.size() - pos_) {
-      ok_ = false;
-      return false;
-    }
-    pos_ += n;
-    return true;
-  }
-
-  std::string_view in_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
 
 struct md_ctx_deleter {
   void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }

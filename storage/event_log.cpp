@@ -181,6 +181,11 @@ struct event_log::impl {
   status fetch(const rocksdb::ReadOptions& ro, const std::vector<uint64_t>& seqs,
                const std::function<bool(const event&)>& fn, bool& more) const;
   status scan_prefix(const std::string& prefix, const std::function<bool(const event&)>& fn) const;
+  // Visits the events whose index keys lie in [begin, end), keys of key_size
+  // bytes plus the 8-byte seq. Stream keys start with 'b' or 'r', so every
+  // prefix has a successor and `end` is never empty.
+  status scan_index(const std::string& begin, const std::string& end, size_t key_size,
+                    const std::function<bool(const event&)>& fn) const;
 };
 
 status event_log::impl::open(const std::string& dir) {
@@ -361,7 +366,9 @@ status event_log::impl::fetch(const rocksdb::ReadOptions& ro, const std::vector<
   std::vector<rocksdb::PinnableSlice> values(seqs.size());
   std::vector<rocksdb::Status> statuses(seqs.size());
   db->MultiGet(ro, log_cf, slices.size(), slices.data(), values.data(), statuses.data(),
-               /*sorted_input=*/true);
+               // A recipient range lists seqs recipient by recipient, not in order;
+               // MultiGet answers in the order asked either way.
+               /*sorted_input=*/std::is_sorted(seqs.begin(), seqs.end()));
   for (size_t i = 0; i < seqs.size(); ++i) {
     if (statuses[i].IsNotFound())
       return corruption(seq_str(seqs[i]) + ": in the stream index but not in the log");
@@ -512,6 +519,18 @@ status event_log::scan_stream(uint64_t blast, uint32_t recipient,
                             fn);
 }
 
+status event_log::scan_recipients(uint64_t blast, uint32_t first, uint32_t last,
+                                  const std::function<bool(const event&)>& fn) const {
+  if (first == 0 || last < first)
+    return {};
+  auto begin = recipient_prefix(blast, first);
+  // The last recipient id has no next one: the range ends with the blast's 'r' keys.
+  auto end = last < std::numeric_limits<uint32_t>::max()
+               ? recipient_prefix(blast, last + 1)
+               : prefix_successor(begin.substr(0, 1 + 8));
+  return impl_->scan_index(begin, end, begin.size(), fn);
+}
+
 status event_log::scan_blast_level(uint64_t blast,
                                    const std::function<bool(const event&)>& fn) const {
   return impl_->scan_prefix(recipient_prefix(blast, 0), fn);
@@ -519,8 +538,12 @@ status event_log::scan_blast_level(uint64_t blast,
 
 status event_log::impl::scan_prefix(const std::string& prefix,
                                     const std::function<bool(const event&)>& fn) const {
+  return scan_index(prefix, prefix_successor(prefix), prefix.size(), fn);
+}
+
+status event_log::impl::scan_index(const std::string& begin, const std::string& end,
+                                   size_t key_size, const std::function<bool(const event&)>& fn) const {
   auto& d = *this;
-  auto end = prefix_successor(prefix);
   rocksdb::Slice upper{end};
 
   // Index and log are read at the same point in time.
@@ -528,21 +551,17 @@ status event_log::impl::scan_prefix(const std::string& prefix,
   rocksdb::ReadOptions ro;
   ro.snapshot = snap.snapshot();
   rocksdb::ReadOptions index_ro = ro;
-  if (!end.empty())
-    index_ro.iterate_upper_bound = &upper;
+  index_ro.iterate_upper_bound = &upper;
 
   std::unique_ptr<rocksdb::Iterator> it{d.db->NewIterator(index_ro, d.streams_cf)};
   std::vector<uint64_t> seqs;
   seqs.reserve(stream_fetch_batch);
   bool more = true;
-  for (it->Seek(prefix); it->Valid(); it->Next()) {
+  for (it->Seek(begin); it->Valid(); it->Next()) {
     auto key = view(it->key());
-    // The upper bound already ends the range; this guards the no-bound case.
-    if (key.substr(0, prefix.size()) != prefix)
-      break;
-    if (key.size() != prefix.size() + 8)
+    if (key.size() != key_size + 8)
       return corruption("malformed stream index key of " + std::to_string(key.size()) + " bytes");
-    seqs.push_back(get_be(key.substr(prefix.size())));
+    seqs.push_back(get_be(key.substr(key_size)));
     if (seqs.size() == stream_fetch_batch) {
       if (auto st = d.fetch(ro, seqs, fn, more); !st || !more)
         return st;
@@ -562,6 +581,14 @@ std::optional<event> event_log::get(uint64_t seq) const {
   if (!s.ok())
     return std::nullopt;
   return decode(seq, view(v));
+}
+
+std::optional<hash256> event_log::hash_of(uint64_t seq) const {
+  rocksdb::PinnableSlice v;
+  auto key = seq_key(seq);
+  if (!impl_->db->Get(rocksdb::ReadOptions{}, impl_->log_cf, key, &v).ok())
+    return std::nullopt;
+  return chain_hash(seq, view(v));
 }
 
 std::optional<recipient_ref> event_log::find_message(std::string_view message_id) const {

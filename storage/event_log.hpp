@@ -77,10 +77,17 @@ public:
   // visits every event of the blast) or one recipient's.
   status scan_stream(uint64_t blast, uint32_t recipient,
                      const std::function<bool(const event&)>& fn) const;
+  // Visits the events of recipients first..last of a blast, grouped by
+  // recipient in id order, each recipient's in sequence order: one range scan
+  // for a page of recipients instead of one scan each.
+  status scan_recipients(uint64_t blast, uint32_t first, uint32_t last,
+                         const std::function<bool(const event&)>& fn) const;
   // Visits a blast's own events (recipient == 0: created, recipients added,
   // lifecycle, report snapshots) without walking its recipients' events.
   status scan_blast_level(uint64_t blast, const std::function<bool(const event&)>& fn) const;
   std::optional<event> get(uint64_t seq) const;
+  // The chain hash of the event at `seq` as stored; nullopt when there is none.
+  std::optional<hash256> hash_of(uint64_t seq) const;
   std::optional<recipient_ref> find_message(std::string_view message_id) const;
 
   // Recomputes the hash chain from the first event and checks it against meta:

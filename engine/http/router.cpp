@@ -8,7 +8,9 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
+#include "actors/clock.hpp"
 #include "actors/phone_number.hpp"
+#include "engine/http/streams.hpp"
 #include "engine/http/views.hpp"
 #include "engine/iso_time.hpp"
 
@@ -86,6 +88,12 @@ std::optional<int64_t> parse_duration_ms(std::string_view s) {
   if (!n || *n > 100'000'000)
     return std::nullopt;
   return static_cast<int64_t>(*n) * unit;
+}
+
+// {"seq", "recordedAt", "report"}: the report verbatim, as it was served.
+std::string stored_report_json(const actors::stored_report& s) {
+  return "{\"seq\":" + std::to_string(s.seq) + ",\"recordedAt\":\"" + format_iso(s.time_ms) +
+         "\",\"report\":" + s.body + "}";
 }
 
 // Counts code points, so the limit matches what a user counts in a message.
@@ -209,15 +217,18 @@ private:
                        }));
       });
     if (segs_.size() == 4 && segs_[3] == "report")
-      return only("GET", [&] {
-        svc_.get_report(*id, reply<actors::report>(std::move(done_), [](auto& r) {
-                          response res;
-                          res.body = render_report(r);
-                          return res;
-                        }));
-      });
+      return only("GET", [&] { report(*id); });
+    if (segs_.size() == 5 && segs_[3] == "report" && segs_[4] == "stream")
+      return only("GET", [&] { report_stream(*id); });
+    if (segs_.size() == 4 && segs_[3] == "reports") {
+      if (req_.method == "POST")
+        return record_report(*id);
+      return only("GET", [&] { list_reports(*id); });
+    }
     if (segs_.size() == 4 && segs_[3] == "recipients")
       return only("GET", [&] { list_recipients(*id); });
+    if (segs_.size() == 4 && segs_[3] == "recipients.csv")
+      return only("GET", [&] { export_csv(*id); });
     if (segs_.size() == 4 && (segs_[3] == "pause" || segs_[3] == "resume" || segs_[3] == "cancel"))
       return only("POST", [&] {
         auto action = segs_[3] == "pause"    ? actors::lifecycle::pause
@@ -362,23 +373,133 @@ private:
                 }));
   }
 
-  void list_recipients(uint64_t blast) {
-    actors::recipient_query q;
-    q.limit = 100;
+  // The live report, or with ?at= the report as it stood then (from the log).
+  void report(uint64_t blast) {
+    auto render = [](auto& r) {
+      response res;
+      res.body = render_report(r);
+      return res;
+    };
+    if (auto at = param("at")) {
+      auto ms = parse_iso(*at);
+      if (!ms)
+        return done_(error_response(422, "invalid_at",
+                                    "at must be an ISO 8601 time with a time zone, "
+                                    "e.g. 2026-12-01T09:00:00Z"));
+      return svc_.report_at(blast, *ms, reply<actors::report>(std::move(done_), render));
+    }
+    svc_.get_report(blast, reply<actors::report>(std::move(done_), render));
+  }
+
+  void report_stream(uint64_t blast) {
+    auto& svc = svc_;
+    auto opts = opts_.report_stream;
+    svc_.get_report(blast, reply<actors::report>(std::move(done_), [&svc, blast, opts](auto& r) {
+                      response res;
+                      res.content_type = "text/event-stream";
+                      res.headers.emplace_back("Cache-Control", "no-cache");
+                      res.headers.emplace_back("X-Accel-Buffering", "no");  // proxies: do not buffer
+                      res.stream = make_report_stream(svc, blast, render_report(r), opts);
+                      return res;
+                    }));
+  }
+
+  // The live report, rendered, then recorded as an event: what is stored is
+  // exactly what was served.
+  void record_report(uint64_t blast) {
+    auto& svc = svc_;
+    svc_.get_report(blast, [&svc, blast, done = std::move(done_)](actors::result<actors::report> r) {
+      if (!r.value)
+        return done(from_error(r.err));
+      svc.record_report(blast, render_report(*r.value),
+                        reply<actors::stored_report>(std::move(done), [blast](auto& s) {
+                          response res;
+                          res.status = 201;
+                          res.body = stored_report_json(s);
+                          res.headers.emplace_back("Location", "/api/blasts/" +
+                                                                 std::to_string(blast) + "/reports");
+                          return res;
+                        }));
+    });
+  }
+
+  void list_reports(uint64_t blast) {
+    svc_.list_reports(blast, reply<std::vector<actors::stored_report>>(
+                               std::move(done_), [](auto& list) {
+                                 std::string body = "{\"items\":[";
+                                 for (auto& s : list) {
+                                   if (&s != &list.front())
+                                     body += ',';
+                                   body += stored_report_json(s);
+                                 }
+                                 body += "]}";
+                                 response res;
+                                 res.body = std::move(body);
+                                 return res;
+                               }));
+  }
+
+  // The filters shared by the recipients list and its CSV export. False after
+  // answering a bad parameter.
+  bool recipient_filters(actors::recipient_query& q) {
     if (auto s = param("sendStatus")) {
       q.only_sending = actors::send_state_from_string(*s);
       if (!q.only_sending) {
         done_(error_response(422, "invalid_send_status", "unknown send status '" + *s + "'"));
-        return;
+        return false;
       }
     }
     if (auto s = param("stage")) {
       q.only = actors::stage_from_string(*s);
       if (!q.only) {
         done_(error_response(422, "invalid_stage", "unknown stage '" + *s + "'"));
-        return;
+        return false;
       }
     }
+    // Stuck at X = at stage X and not closed (ARCHITECTURE.md); olderThan
+    // keeps those at X for longer than that.
+    auto stuck = param("stuck");
+    if (stuck && *stuck != "true" && *stuck != "false") {
+      done_(error_response(422, "invalid_stuck", "stuck is true or false"));
+      return false;
+    }
+    auto older = param("olderThan");
+    if ((stuck == std::optional<std::string>("true") || older) && !q.only) {
+      done_(error_response(422, "stage_required",
+                           "stuck and olderThan list the recipients of one stage: add stage="));
+      return false;
+    }
+    if (stuck == std::optional<std::string>("true") && q.only == actors::stage::closed) {
+      done_(error_response(422, "invalid_stage", "closed is the end of the funnel: nobody is "
+                                                 "stuck there"));
+      return false;
+    }
+    if (older) {
+      auto ms = parse_duration_ms(*older);
+      if (!ms || *ms <= 0) {
+        done_(error_response(422, "invalid_older_than",
+                             "olderThan is a duration like 90s, 15m, 24h or 7d"));
+        return false;
+      }
+      q.in_stage_longer_than_ms = *ms;
+      q.now_ms = actors::now_ms();
+    }
+    if (auto c = param("cursor")) {
+      auto v = parse_u64(*c);
+      if (!v || *v == 0 || *v > UINT32_MAX) {
+        done_(error_response(422, "invalid_cursor", "cursor '" + *c + "' is not one we issued"));
+        return false;
+      }
+      q.cursor = static_cast<uint32_t>(*v);
+    }
+    return true;
+  }
+
+  void list_recipients(uint64_t blast) {
+    actors::recipient_query q;
+    q.limit = 100;
+    if (!recipient_filters(q))
+      return;
     if (auto l = param("limit")) {
       auto v = parse_u64(*l);
       if (!v || *v == 0 || *v > opts_.max_page) {
@@ -387,14 +508,6 @@ private:
         return;
       }
       q.limit = static_cast<uint32_t>(*v);
-    }
-    if (auto c = param("cursor")) {
-      auto v = parse_u64(*c);
-      if (!v || *v == 0 || *v > UINT32_MAX) {
-        done_(error_response(422, "invalid_cursor", "cursor '" + *c + "' is not one we issued"));
-        return;
-      }
-      q.cursor = static_cast<uint32_t>(*v);
     }
     svc_.list_recipients(blast, q, reply<actors::recipient_page>(std::move(done_), [](auto& p) {
                            json::array items;
@@ -406,6 +519,25 @@ private:
                            return json_response(
                              200, json::object{{"items", std::move(items)}, {"nextCursor", next}});
                          }));
+  }
+
+  // Every recipient (or those the filters keep) as CSV, streamed page by page.
+  void export_csv(uint64_t blast) {
+    actors::recipient_query q;
+    q.limit = 1000;
+    if (!recipient_filters(q))
+      return;
+    auto& svc = svc_;
+    svc_.export_recipients(blast, q, reply<actors::export_page>(std::move(done_),
+                                                                [&svc, blast, q](auto& first) {
+      response res;
+      res.content_type = "text/csv; charset=utf-8";
+      res.headers.emplace_back("Content-Disposition",
+                               "attachment; filename=\"blast-" + std::to_string(blast) +
+                                 "-recipients.csv\"");
+      res.stream = make_csv_export(svc, blast, q, std::move(first));
+      return res;
+    }));
   }
 
   void update_status(uint64_t blast, const std::string& ref) {

@@ -11,6 +11,7 @@
 
 #include "actors/service.hpp"
 #include "engine/http/message.hpp"
+#include "engine/http/streams.hpp"
 
 namespace blast::engine::http {
 
@@ -19,6 +20,7 @@ struct router_options {
   size_t max_message_bytes = 4096;    // WhatsApp's text limit
   size_t max_page = 1000;             // recipients per page
   int64_t unmatched_after_ms = 60'000; // GET /api/unmatched lists what waited longer than this
+  report_stream_options report_stream;  // GET /api/blasts/{id}/report/stream
 };
 
 class router {

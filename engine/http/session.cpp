@@ -21,7 +21,7 @@ constexpr size_t big_read_buffer = 256u << 10;
 } // namespace
 
 session::session(net::ip::tcp::socket&& socket, router& r, const server_options& opts)
-  : stream_(std::move(socket)), router_(r), opts_(opts) {}
+  : stream_(std::move(socket)), timer_(stream_.get_executor()), router_(r), opts_(opts) {}
 
 void session::run() {
   net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
@@ -111,7 +111,20 @@ void session::on_read(beast::error_code ec) {
   });
 }
 
+void session::log_answer(unsigned status, const std::string& size) {
+  if (!log_enabled(log_level::info))
+    return;
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+              std::chrono::steady_clock::now() - started_)
+              .count();
+  char tail[96];
+  std::snprintf(tail, sizeof tail, " %u %.2fms %s", status, us / 1000.0, size.c_str());
+  log(log_level::info, log_prefix_ + tail);
+}
+
 void session::write(response res, bool keep_alive, bool close_after) {
+  if (res.stream)
+    return write_stream(std::move(res), keep_alive);
   auto out = std::make_shared<bhttp::response<bhttp::string_body>>(
     static_cast<bhttp::status>(res.status), version_);
   out->set(bhttp::field::server, "blastd");
@@ -121,15 +134,7 @@ void session::write(response res, bool keep_alive, bool close_after) {
   out->keep_alive(keep_alive && !close_after);
   out->body() = std::move(res.body);
   out->prepare_payload();
-  if (log_enabled(log_level::info)) {
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                std::chrono::steady_clock::now() - started_)
-                .count();
-    char tail[96];
-    std::snprintf(tail, sizeof tail, " %u %.2fms %zuB", res.status, us / 1000.0,
-                  out->body().size());
-    log(log_level::info, log_prefix_ + tail);
-  }
+  log_answer(res.status, std::to_string(out->body().size()) + "B");
   stream_.expires_after(std::chrono::seconds(opts_.read_timeout_seconds));
   bhttp::async_write(stream_, *out,
                      [self = shared_from_this(), out](beast::error_code ec, std::size_t) {
@@ -145,8 +150,83 @@ void session::write(response res, bool keep_alive, bool close_after) {
                      });
 }
 
+void session::write_stream(response res, bool keep_alive) {
+  auto head = std::make_shared<bhttp::response<bhttp::empty_body>>(
+    static_cast<bhttp::status>(res.status), version_);
+  head->set(bhttp::field::server, "blastd");
+  head->set(bhttp::field::content_type, res.content_type);
+  for (auto& [k, v] : res.headers)
+    head->set(k, v);
+  head->keep_alive(keep_alive);
+  head->chunked(true);
+  log_answer(res.status, "streamed");
+  auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*head);
+  stream_.expires_after(std::chrono::seconds(opts_.read_timeout_seconds));
+  bhttp::async_write_header(stream_, *sr,
+                            [self = shared_from_this(), head, sr, src = std::move(res.stream),
+                             keep_alive](beast::error_code ec, std::size_t) {
+                              if (ec)
+                                return self->close();
+                              self->pump(src, keep_alive);
+                            });
+}
+
+void session::pump(std::shared_ptr<body_source> src, bool keep_alive) {
+  stream_.expires_never();  // a source may take its time (a page read, a quiet report)
+  src->next([self = shared_from_this(), src, keep_alive](body_source::piece p) {
+    net::post(self->stream_.get_executor(), [self, src, keep_alive, p = std::move(p)]() mutable {
+      self->on_piece(std::move(src), keep_alive, std::move(p));
+    });
+  });
+}
+
+void session::on_piece(std::shared_ptr<body_source> src, bool keep_alive, body_source::piece p) {
+  auto finish = [self = shared_from_this(), keep_alive] {
+    self->stream_.expires_after(std::chrono::seconds(self->opts_.read_timeout_seconds));
+    net::async_write(self->stream_, bhttp::make_chunk_last(),
+                     [self, keep_alive](beast::error_code ec, std::size_t) {
+                       if (ec || !keep_alive)
+                         return self->close();
+                       self->read();
+                     });
+  };
+  if (p.data.empty()) {
+    if (p.last)
+      return finish();
+    return pump_after(std::move(src), keep_alive, p.wait);
+  }
+  auto data = std::make_shared<std::string>(std::move(p.data));
+  // A client that stops reading would hold the connection forever: each
+  // chunk must be taken within the read timeout.
+  stream_.expires_after(std::chrono::seconds(opts_.read_timeout_seconds));
+  net::async_write(stream_, bhttp::make_chunk(net::buffer(*data)),
+                   [self = shared_from_this(), data, src = std::move(src), keep_alive,
+                    last = p.last, wait = p.wait, finish](beast::error_code ec,
+                                                          std::size_t) mutable {
+                     if (ec)
+                       return self->close();
+                     if (last)
+                       return finish();
+                     self->pump_after(std::move(src), keep_alive, wait);
+                   });
+}
+
+void session::pump_after(std::shared_ptr<body_source> src, bool keep_alive,
+                         std::chrono::milliseconds wait) {
+  if (wait.count() <= 0)
+    return pump(std::move(src), keep_alive);
+  timer_.expires_after(wait);
+  timer_.async_wait([self = shared_from_this(), src = std::move(src),
+                     keep_alive](beast::error_code ec) mutable {
+    if (ec)
+      return self->close();
+    self->pump(std::move(src), keep_alive);
+  });
+}
+
 void session::close() {
   beast::error_code ec;
+  timer_.cancel();
   stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
   stream_.close();
 }

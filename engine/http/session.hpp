@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -26,10 +27,18 @@ private:
   void on_header(boost::beast::error_code ec);
   void on_read(boost::beast::error_code ec);
   void write(response res, bool keep_alive, bool close_after);
+  // A streamed body: the head, then chunks as the source produces them.
+  void write_stream(response res, bool keep_alive);
+  void pump(std::shared_ptr<body_source> src, bool keep_alive);
+  void on_piece(std::shared_ptr<body_source> src, bool keep_alive, body_source::piece p);
+  void pump_after(std::shared_ptr<body_source> src, bool keep_alive,
+                  std::chrono::milliseconds wait);
+  void log_answer(unsigned status, const std::string& size);
   void close();
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
+  boost::asio::steady_timer timer_;  // paces a streamed body's pieces
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   router& router_;
   const server_options& opts_;

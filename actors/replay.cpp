@@ -1,0 +1,162 @@
+// The fold of the log and its byte form for snapshots.
+#include "actors/replay.hpp"
+
+#include <boost/json.hpp>
+
+namespace json = boost::json;
+
+namespace blast::actors {
+
+namespace {
+constexpr std::string_view state_magic = "blastd-state";
+constexpr uint8_t replayed_format = 1;
+} // namespace
+
+std::string event_id_of(const storage::event& e) {
+  // Most statuses carry none (manual updates, sends): skip their parse.
+  if (e.type != storage::event_type::recipient_status ||
+      e.payload.find("\"eventId\"") == std::string::npos)
+    return {};
+  json::error_code ec;
+  auto v = json::parse(e.payload, ec);
+  auto* o = ec ? nullptr : v.if_object();
+  auto* id = o ? o->if_contains("eventId") : nullptr;
+  return id && id->is_string() ? std::string(id->get_string()) : std::string();
+}
+
+bool replayed::apply(const storage::event& e, std::string& error) {
+  ++events;
+  last_seq = e.seq;
+  last_logged_ms = e.logged_ms;
+  switch (e.type) {
+    case storage::event_type::webhook_received:
+      webhooks.emplace_back(e.seq, e.time_ms);
+      while (webhooks.front().second < e.time_ms - webhook_window_ms)
+        webhooks.pop_front();
+      break;
+    case storage::event_type::webhook_rejected:
+      rejected.push_back(e.seq);
+      if (rejected.size() > remembered_rejected)
+        rejected.pop_front();
+      break;
+    case storage::event_type::recipient_status:
+      if (auto id = event_id_of(e); !id.empty()) {
+        event_ids.push_back(std::move(id));
+        if (event_ids.size() > remembered_event_ids)
+          event_ids.pop_front();
+      }
+      break;
+    default:
+      break;
+  }
+  if (e.blast == 0)
+    return true;
+  auto& b = blasts[e.blast];
+  if (!b)
+    b = std::make_shared<blast_state>();
+  if (!b->apply(e)) {
+    error = "event " + std::to_string(e.seq) + " (" + storage::to_string(e.type) +
+            ") cannot be applied";
+    return false;
+  }
+  return true;
+}
+
+std::string replayed::save() const {
+  using storage::put_le;
+  std::string out;
+  size_t estimate = 0;
+  for (auto& [id, b] : blasts)
+    estimate += 96 * size_t(b->size());
+  out.reserve(estimate + 64 * event_ids.size() + 1024);
+  out.append(state_magic);
+  put_le(out, replayed_format);
+  put_le(out, last_seq);
+  put_le(out, static_cast<uint64_t>(last_logged_ms));
+  put_le(out, events);
+  put_le(out, static_cast<uint64_t>(webhook_window_ms));
+  put_le(out, static_cast<uint64_t>(blasts.size()));
+  for (auto& [id, b] : blasts) {
+    put_le(out, id);
+    b->save(out);
+  }
+  put_le(out, static_cast<uint64_t>(event_ids.size()));
+  for (auto& id : event_ids)
+    storage::put_bytes(out, id);
+  storage::put_column(out, std::vector<uint64_t>(rejected.begin(), rejected.end()));
+  put_le(out, static_cast<uint64_t>(webhooks.size()));
+  for (auto& [seq, time] : webhooks) {
+    put_le(out, seq);
+    put_le(out, static_cast<uint64_t>(time));
+  }
+  return out;
+}
+
+bool replayed::load(std::string_view bytes) {
+  *this = replayed{};
+  if (bytes.substr(0, state_magic.size()) != state_magic)
+    return false;
+  storage::reader in{bytes.substr(state_magic.size())};
+  if (in.le<uint8_t>() != replayed_format)
+    return false;
+  last_seq = in.le<uint64_t>();
+  last_logged_ms = static_cast<int64_t>(in.le<uint64_t>());
+  events = in.le<uint64_t>();
+  webhook_window_ms = static_cast<int64_t>(in.le<uint64_t>());
+  auto n = in.le<uint64_t>();
+  for (uint64_t i = 0; i < n && in.ok(); ++i) {
+    auto id = in.le<uint64_t>();
+    auto b = std::make_shared<blast_state>();
+    if (!b->load(in) || b->def.id != id)
+      return false;
+    blasts.emplace(id, std::move(b));
+  }
+  n = in.le<uint64_t>();
+  for (uint64_t i = 0; i < n && in.ok(); ++i)
+    event_ids.emplace_back(in.sized_bytes());
+  std::vector<uint64_t> rej;
+  in.column(rej, remembered_rejected);
+  rejected.assign(rej.begin(), rej.end());
+  n = in.le<uint64_t>();
+  for (uint64_t i = 0; i < n && in.ok(); ++i) {
+    auto seq = in.le<uint64_t>();
+    webhooks.emplace_back(seq, static_cast<int64_t>(in.le<uint64_t>()));
+  }
+  return in.ok() && in.at_end();
+}
+
+bool replay(const storage::event_log& log, const replay_cut& cut, replayed& into,
+            std::string& error) {
+  auto st = log.scan(into.last_seq + 1, [&](const storage::event& e) {
+    return cut.admits(e) && into.apply(e, error);
+  });
+  if (!st) {
+    error = "reading the log failed: " + st.message;
+    return false;
+  }
+  return error.empty();
+}
+
+std::shared_ptr<blast_state> replay_blast(const storage::event_log& log, uint64_t blast,
+                                          const replay_cut& cut, std::string& error) {
+  auto b = std::make_shared<blast_state>();
+  auto st = log.scan_stream(blast, 0, [&](const storage::event& e) {
+    if (!cut.admits(e))
+      return false;
+    if (!b->apply(e)) {
+      error = "event " + std::to_string(e.seq) + " (" + storage::to_string(e.type) +
+              ") cannot be applied";
+      return false;
+    }
+    return true;
+  });
+  if (!st) {
+    error = "reading the log failed: " + st.message;
+    return nullptr;
+  }
+  if (!error.empty())
+    return nullptr;
+  return b;
+}
+
+} // namespace blast::actors
