@@ -1,11 +1,16 @@
 // blastctl, blastd's command-line tool: a small dispatcher over a table of commands: the
-// plugin conformance check and the auditor's offline commands (verify, events).
+// plugin conformance check, the auditor's offline commands (verify, events) and the client
+// commands over blastd's HTTP API (create, list, show, report, watch).
 //
-// Exit codes, for every command: 0 success, 1 the command ran and found a failure, 2 usage.
+// Exit codes, for every command: 0 success, 1 the command ran and found a failure (for the
+// client commands: blastd answered an error, or the input data is bad), 2 usage, 3 (client
+// commands) blastd could not be reached.
+#include "tools/blastctl/client_commands.hpp"
 #include "tools/blastctl/log_commands.hpp"
 #include "tools/blastctl/plugin_check.hpp"
 
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -144,6 +149,132 @@ int events(const args& a) {
   return blast::tools::print_events(q);
 }
 
+// The arguments every client command shares: --server URL and --api-key KEY (defaults from
+// BLASTD_URL and BLASTD_API_KEY), the blast's ID when `id` is given, and the command's own
+// options through `option` (false for an argument it does not know; `error` for a bad value).
+// 0 when all is well, else the usage error's exit code, the error printed.
+int client_args(const args& a, const std::string& cmd, blast::tools::server_options& server,
+                uint64_t* id, const std::function<bool(size_t& i, std::string& error)>& option) {
+  server = blast::tools::server_options::from_environment();
+  bool have_id = false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    std::string error;
+    bool known = option_value(a, i, "--server", server.url, error) ||
+                 option_value(a, i, "--api-key", server.api_key, error) || option(i, error);
+    if (!known) {
+      if (!id || have_id || (a[i].size() > 1 && a[i][0] == '-'))
+        return usage_error(cmd + ": unknown argument " + a[i]);
+      if (!id_option("ID", a[i], UINT64_MAX, *id))
+        return exit_usage;
+      have_id = true;
+    }
+    if (!error.empty())
+      return usage_error(cmd + ": " + error);
+  }
+  if (id && !have_id)
+    return usage_error(cmd + ": which blast? blastctl " + cmd + " ID");
+  std::string error;
+  if (!server.resolve(error))
+    return usage_error(cmd + ": " + error);
+  return 0;
+}
+
+int create(const args& a) {
+  blast::tools::create_options o;
+  bool have_message = false;
+  if (int code = client_args(a, "create", o.server, nullptr, [&](size_t& i, std::string& error) {
+        std::string v;
+        if (option_value(a, i, "--csv", v, error))
+          o.csv_path = v;
+        else if (option_value(a, i, "--message", v, error))
+          o.message = v, have_message = true;
+        else if (option_value(a, i, "--message-file", v, error))
+          o.message_file = v;
+        else if (option_value(a, i, "--tag", v, error))
+          o.tag = v;
+        else if (option_value(a, i, "--transport", v, error))
+          o.transport = v;
+        else if (option_value(a, i, "--schedule", v, error))
+          o.scheduled_at = v;
+        else if (a[i] == "--json")
+          o.json = true;
+        else if (a[i] == "--dry-run")
+          o.dry_run = true;
+        else
+          return false;
+        return true;
+      }))
+    return code;
+  if (o.csv_path.empty())
+    return usage_error("create: who receives it? --csv FILE");
+  if (have_message == !o.message_file.empty())
+    return usage_error("create: give the text with one of --message TEXT or --message-file FILE");
+  if (have_message && o.message.empty())
+    return usage_error("create: --message is empty");
+  return blast::tools::create_blast(o);
+}
+
+int list(const args& a) {
+  blast::tools::list_options o;
+  if (int code = client_args(a, "list", o.server, nullptr, [&](size_t& i, std::string& error) {
+        std::string v;
+        if (option_value(a, i, "--tag", v, error))
+          o.tag = v;
+        else if (option_value(a, i, "--status", v, error))
+          o.status = v;
+        else if (a[i] == "--json")
+          o.json = true;
+        else
+          return false;
+        return true;
+      }))
+    return code;
+  return blast::tools::list_blasts(o);
+}
+
+// show and report: ID [--json].
+int show_or_report(const args& a, const std::string& cmd,
+                   int (*run)(const blast::tools::server_options&, uint64_t, bool)) {
+  blast::tools::server_options server;
+  uint64_t id = 0;
+  bool json = false;
+  if (int code = client_args(a, cmd, server, &id, [&](size_t& i, std::string&) {
+        if (a[i] != "--json")
+          return false;
+        json = true;
+        return true;
+      }))
+    return code;
+  return run(server, id, json);
+}
+
+int show(const args& a) { return show_or_report(a, "show", blast::tools::show_blast); }
+int report(const args& a) { return show_or_report(a, "report", blast::tools::show_report); }
+
+int watch(const args& a) {
+  blast::tools::watch_options o;
+  if (int code = client_args(a, "watch", o.server, &o.id, [&](size_t& i, std::string& error) {
+        std::string v;
+        char* end = nullptr;
+        if (option_value(a, i, "--until-stable", v, error)) {
+          o.until_stable = std::strtod(v.c_str(), &end);
+          if (error.empty() && (v.empty() || *end != '\0' || !(o.until_stable > 0)))
+            error = "--until-stable takes seconds > 0, got \"" + v + "\"";
+        } else if (option_value(a, i, "--max-updates", v, error)) {
+          o.max_updates = std::strtoull(v.c_str(), &end, 10);
+          if (error.empty() && (v.empty() || *end != '\0' || o.max_updates == 0 || v[0] == '-'))
+            error = "--max-updates takes a count > 0, got \"" + v + "\"";
+        } else if (a[i] == "--json") {
+          o.json = true;
+        } else {
+          return false;
+        }
+        return true;
+      }))
+    return code;
+  return blast::tools::watch_report(o);
+}
+
 int help(const args& a);
 
 const std::vector<command>& commands() {
@@ -179,6 +310,58 @@ const std::vector<command>& commands() {
        "One event per line in log order: seq, time (ms), type, source, blast/recipient,\n"
        "message id and payload, tab-separated; --json prints one JSON object per line.\n",
        events},
+      {{"create"},
+       "--csv FILE (--message TEXT | --message-file FILE) [--tag T] [--transport NAME]\n"
+       "      [--schedule ISO8601] [--json] [--dry-run] [--server URL] [--api-key KEY]",
+       "create a blast from a CSV file of recipients",
+       "Reads FILE (\"-\": standard input), a CSV file (RFC 4180: quoted fields, \"\" for a\n"
+       "quote, CRLF or LF, a UTF-8 byte order mark is skipped) whose first line names the\n"
+       "columns: \"phone\" or \"phoneNumber\" (required), \"name\", and any others, which\n"
+       "become the recipient's vars ({{vars.<column>}} in the message; empty cells are left\n"
+       "out). Sends POST /api/blasts and prints the blast's id, status, totalRecipients and\n"
+       "duplicatesDropped (--json: blastd's answer as it came). A malformed file is reported\n"
+       "with its line and nothing is sent. Progress goes to stderr when it is a terminal.\n"
+       "\n"
+       "  --message-file FILE  the text from a file (one final line break is dropped)\n"
+       "  --tag, --transport, --schedule  blastTag, transport, scheduledAt (blastd checks them)\n"
+       "  --dry-run            print the request body instead of sending it\n"
+       "  --server URL         blastd's address (default: $BLASTD_URL, or\n"
+       "                       http://127.0.0.1:8080)\n"
+       "  --api-key KEY        sent as \"Authorization: Bearer KEY\" (default: $BLASTD_API_KEY)\n",
+       create},
+      {{"list"},
+       "[--tag T] [--status S] [--json] [--server URL] [--api-key KEY]",
+       "list blasts: id, tag, status, total, created",
+       "GET /api/blasts as a table, filtered by blast tag and status (pending, scheduled,\n"
+       "sending, completed, paused, cancelled, failed); --json prints blastd's answer.\n",
+       list},
+      {{"show"},
+       "ID [--json] [--server URL] [--api-key KEY]",
+       "show one blast, with its recipients per stage and send status",
+       "GET /api/blasts/ID as \"field value\" lines; --json prints blastd's answer.\n",
+       show},
+      {{"report"},
+       "ID [--json] [--server URL] [--api-key KEY]",
+       "show a blast's funnel: reached, percent and stuck per stage",
+       "GET /api/blasts/ID/report as a table: one row per stage (sent, delivered, read,\n"
+       "replied, closed) with the recipients that reached it, their percentage of the total\n"
+       "and those stuck there, then pending, failed, total and when it was calculated.\n"
+       "--json prints blastd's answer verbatim.\n",
+       report},
+      {{"watch"},
+       "ID [--json] [--until-stable SECONDS] [--max-updates N] [--server URL] [--api-key KEY]",
+       "follow a blast's funnel live (Server-Sent Events)",
+       "Follows GET /api/blasts/ID/report/stream and prints the funnel at every update: on a\n"
+       "terminal it redraws the screen; otherwise it prints one table per update, separated\n"
+       "by a blank line (--json: one JSON line per update, blastd's report as sent).\n"
+       "Runs until Ctrl-C, or:\n"
+       "\n"
+       "  --until-stable SECONDS  until the funnel has not changed for that long\n"
+       "  --max-updates N         after N updates (the first comes at once)\n"
+       "\n"
+       "All three end with exit code 0; a stream blastd ends or that falls silent (no\n"
+       "heartbeat for 45 s) exits 3.\n",
+       watch},
       {{"help"},
        "[COMMAND]",
        "show this help, or one command's",
@@ -230,7 +413,10 @@ int help(const args& a) {
   std::cout << "usage: blastctl COMMAND [ARGS]\n\ncommands:\n";
   for (const auto& c : commands())
     std::cout << "  " << name_of(c) << " " << c.synopsis << "\n      " << c.summary << "\n";
-  std::cout << "\nexit codes: 0 success, 1 failure found, 2 usage error\n";
+  std::cout << "\nexit codes: 0 success; 1 failure found (client commands: blastd answered an\n"
+               "error, whose code, message and HTTP status go to stderr, or the input data is\n"
+               "bad); 2 usage error; 3 (client commands) blastd could not be reached, or the\n"
+               "connection was lost\n";
   return 0;
 }
 
