@@ -310,12 +310,14 @@ public:
     auto journal_stats = journal_->get_stats();
     uint64_t last = log_->last_seq();
     uint64_t active = active_recipients_.load();
+    uint64_t snapshot = snapshots_->snapshot_seq();
     caf::anon_send(manager_, stats_msg{[=](result<service_stats> r) {
                      if (r.value) {
                        r.value->journal_commits = journal_stats.commits;
                        r.value->journal_events = journal_stats.events;
                        r.value->last_seq = last;
                        r.value->active_recipient_actors = active;
+                       r.value->snapshot_seq = snapshot;
                      }
                      cb(std::move(r));
                    }});
@@ -397,9 +399,10 @@ public:
     // Plugin instances first (no push after destroy), then the actors (their
     // pending commits are answered by the journal), then the journal drains,
     // then the system joins its workers, and the worker pools finish.
-    for (auto& [name, entry] : *rt_.transports)
-      if (entry.handle)
-        caf::anon_send_exit(entry.handle, caf::exit_reason::user_shutdown);
+    if (rt_.transports)  // null when start-up failed while loading the transports
+      for (auto& [name, entry] : *rt_.transports)
+        if (entry.handle)
+          caf::anon_send_exit(entry.handle, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(manager_, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(rt_.reporting, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(rt_.ingest, caf::exit_reason::user_shutdown);

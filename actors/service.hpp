@@ -222,6 +222,7 @@ struct service_stats {
   uint64_t journal_commits = 0;
   uint64_t journal_events = 0;
   uint64_t last_seq = 0;
+  uint64_t snapshot_seq = 0;  // of the latest state snapshot; 0 = none yet
 };
 
 class service {

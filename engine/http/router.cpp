@@ -274,6 +274,9 @@ private:
              s.journal_events);
       metric("blastd_log_last_seq", "gauge", "Sequence number of the last event in the log.",
              s.last_seq);
+      metric("blastd_snapshot_seq", "gauge",
+             "Sequence number the latest state snapshot covers (start-up replays the rest).",
+             s.snapshot_seq);
       return r;
     }));
   }

@@ -32,6 +32,14 @@ public:
     start(opts_, ropts_);
   }
 
+  // Stops the service (its log closes): offline tools may open the folder.
+  void stop() {
+    svc_->stop();
+    router_.reset();
+    svc_.reset();
+  }
+  void start() { start(opts_, ropts_); }
+
   engine::http::response call(const std::string& method, const std::string& target,
                               const std::string& body = {}) {
     std::promise<engine::http::response> p;

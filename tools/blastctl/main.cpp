@@ -1,13 +1,15 @@
 // blastctl, blastd's command-line tool: a small dispatcher over a table of commands: the
-// plugin conformance check, the auditor's offline commands (verify, events) and the client
+// plugin conformance check, the auditor's offline commands (verify, replay, events) and the client
 // commands over blastd's HTTP API (create, list, show, report, watch).
 //
 // Exit codes, for every command: 0 success, 1 the command ran and found a failure (for the
 // client commands: blastd answered an error, or the input data is bad), 2 usage, 3 (client
 // commands) blastd could not be reached.
+#include "engine/iso_time.hpp"
 #include "tools/blastctl/client_commands.hpp"
 #include "tools/blastctl/log_commands.hpp"
 #include "tools/blastctl/plugin_check.hpp"
+#include "tools/blastctl/replay_command.hpp"
 
 #include <cstdlib>
 #include <functional>
@@ -147,6 +149,39 @@ int events(const args& a) {
   if (q.recipient && !q.blast)
     return usage_error("events: --recipient needs --blast (recipient ids are per blast)");
   return blast::tools::print_events(q);
+}
+
+int replay(const args& a) {
+  blast::tools::replay_query q;
+  for (size_t i = 0; i < a.size(); ++i) {
+    std::string value, error;
+    uint64_t id = 0;
+    if (option_value(a, i, "--data", value, error)) {
+      if (!error.empty())
+        return usage_error(error);
+      q.data_dir = value;
+    } else if (option_value(a, i, "--until-seq", value, error)) {
+      if (!error.empty() || !id_option("--until-seq", value, UINT64_MAX, id))
+        return error.empty() ? exit_usage : usage_error(error);
+      q.until_seq = id;
+    } else if (option_value(a, i, "--until", value, error)) {
+      if (!error.empty())
+        return usage_error(error);
+      q.until_ms = blast::engine::parse_iso(value);
+      if (!q.until_ms)
+        return usage_error("--until takes an ISO 8601 time with a time zone, e.g. "
+                           "2026-12-01T09:00:00Z; got \"" + value + "\"");
+    } else if (option_value(a, i, "--blast", value, error)) {
+      if (!error.empty() || !id_option("--blast", value, UINT64_MAX, id))
+        return error.empty() ? exit_usage : usage_error(error);
+      q.blast = id;
+    } else {
+      return usage_error("replay: unknown argument " + a[i]);
+    }
+  }
+  if (q.data_dir.empty())
+    return usage_error("replay: which data folder? blastctl replay --data DIR");
+  return blast::tools::replay_log(q);
 }
 
 // The arguments every client command shares: --server URL and --api-key KEY (defaults from
@@ -304,6 +339,16 @@ const std::vector<command>& commands() {
        "\"FAIL: seq N: ...\" naming the first bad sequence number, and exits 1. Shows\n"
        "progress on stderr when it is a terminal.\n",
        verify},
+      {{"replay"},
+       "--data DIR [--until TIME | --until-seq N] [--blast ID]",
+       "rebuild blasts from the log and print their reports (offline)",
+       "Opens the log in DIR read-only and folds it with blastd's own fold, up to the\n"
+       "cut: events logged at or before TIME (ISO 8601), or up to seq N; the whole log\n"
+       "by default. Prints each blast's report (or --blast ID's), one JSON line each,\n"
+       "exactly as GET /api/blasts/{id}/report answered at that point, calculatedAt\n"
+       "being the cut's time. The events folded and the rate go to stderr. Exit code 1\n"
+       "when the log cannot be read or the blast did not exist at the cut.\n",
+       replay},
       {{"events"},
        "--data DIR [--blast ID [--recipient ID]] [--json]",
        "print the events of a log, of a blast or of one recipient (offline)",
