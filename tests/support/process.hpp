@@ -67,6 +67,7 @@ public:
   server_process& operator=(const server_process&) = delete;
 
   uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
 
   // SIGTERM and wait; returns the exit status (0 = clean shutdown).
   int stop() {
