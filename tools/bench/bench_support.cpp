@@ -13,10 +13,14 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <string_view>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <system_error>
 #include <thread>
+#include <type_traits>
 #include <unistd.h>
+#include <variant>
 
 namespace json = boost::json;
 
@@ -247,6 +251,46 @@ std::string build_body(size_t n, const std::string& transport) {
   }
   b += "]}";
   return b;
+}
+
+bool parse_options(int argc, char** argv, const std::vector<option>& options) {
+  for (int i = 1; i < argc; ++i) {
+    auto it = std::find_if(options.begin(), options.end(),
+                           [&](const option& o) { return std::strcmp(o.name, argv[i]) == 0; });
+    if (it == options.end())
+      return false;
+    if (auto* flag = std::get_if<bool*>(&it->target)) {
+      **flag = true;
+      continue;
+    }
+    if (++i == argc)
+      return false;
+    std::string_view v = argv[i];
+    auto whole = [&](auto& x) {  // "12x", " 12" and "" are errors, not 12 or 0
+      auto r = std::from_chars(v.data(), v.data() + v.size(), x);
+      return r.ec == std::errc() && r.ptr == v.data() + v.size();
+    };
+    bool ok = std::visit(
+      [&](auto* t) {
+        using T = std::remove_pointer_t<decltype(t)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          *t = std::string(v);
+          return true;
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return false;  // handled above
+        } else {
+          return whole(*t);
+        }
+      },
+      it->target);
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
+std::vector<option> common_options(size_t& recipients, int& runs, bool& keep) {
+  return {{"--recipients", &recipients}, {"--runs", &runs}, {"--keep", &keep}};
 }
 
 std::string machine() {

@@ -1,5 +1,5 @@
 // What the benchmarks share: blastd as a child process, a watchdog, /proc readings, HTTP checks,
-// the request body of a big blast, and the median / min..max table.
+// the request body of a big blast, their command-line options, and the median / min..max table.
 #pragma once
 
 #include <chrono>
@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 #include <sys/types.h>
+#include <variant>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -91,6 +92,19 @@ std::string build_body(size_t n, const std::string& transport = {});
 // throwing; the failure is printed and no further run starts. False then.
 bool each_run(const char* name, int runs, bool keep,
               const std::function<void(int, const std::string&)>& one);
+
+// One command-line option: "--name VALUE", or "--name" alone for a bool (which it sets).
+struct option {
+  const char* name;
+  std::variant<bool*, int*, unsigned*, size_t*, double*, std::string*> target;
+};
+
+// Parses argv[1..] into the options' targets. False on an unknown option, a missing value or a
+// number that does not parse whole; the caller then checks ranges and prints its usage.
+bool parse_options(int argc, char** argv, const std::vector<option>& options);
+
+// What every benchmark takes: --recipients N, --runs R, --keep (leave the run folders in /tmp).
+std::vector<option> common_options(size_t& recipients, int& runs, bool& keep);
 
 // "2 x AMD EPYC ...".
 std::string machine();

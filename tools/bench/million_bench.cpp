@@ -169,22 +169,11 @@ void print_table(const std::vector<run_result>& runs, size_t n) {
 }
 
 bool parse_args(int argc, char** argv, options& o) {
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    bool has_value = i + 1 < argc;
-    if (a == "--keep")
-      o.keep = true;
-    else if (a == "--recipients" && has_value)
-      o.recipients = std::strtoull(argv[++i], nullptr, 10);
-    else if (a == "--runs" && has_value)
-      o.runs = std::atoi(argv[++i]);
-    else if (a == "--blastd" && has_value)
-      o.blastd = argv[++i];
-    else
-      return false;
-  }
+  auto opts = common_options(o.recipients, o.runs, o.keep);
+  opts.push_back({"--blastd", &o.blastd});
   // Eight digits after "601" keep every number unique; the updates need that many recipients.
-  return o.recipients >= updates && o.recipients <= 99'999'999 && o.runs >= 1;
+  return parse_options(argc, argv, opts) && o.recipients >= updates &&
+         o.recipients <= 99'999'999 && o.runs >= 1;
 }
 
 } // namespace blast::tools::bench

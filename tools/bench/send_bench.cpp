@@ -417,33 +417,17 @@ void print_table(const std::vector<run_result>& runs, const options& o) {
 }
 
 bool parse_args(int argc, char** argv, options& o) {
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    bool has_value = i + 1 < argc;
-    if (a == "--keep")
-      o.keep = true;
-    else if (a == "--recipients" && has_value)
-      o.recipients = std::strtoull(argv[++i], nullptr, 10);
-    else if (a == "--runs" && has_value)
-      o.runs = std::atoi(argv[++i]);
-    else if (a == "--time-scale" && has_value)
-      o.time_scale = std::strtod(argv[++i], nullptr);
-    else if (a == "--timeout" && has_value)
-      o.timeout_s = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
-    else if (a == "--settle" && has_value)
-      o.settle_s = std::strtod(argv[++i], nullptr);
-    else if (a == "--idle-wait" && has_value)
-      o.idle_wait_s = std::strtod(argv[++i], nullptr);
-    else if (a == "--blastd" && has_value)
-      o.blastd = argv[++i];
-    else if (a == "--plugin-dir" && has_value)
-      o.plugin_dir = argv[++i];
-    else
-      return false;
-  }
+  auto opts = common_options(o.recipients, o.runs, o.keep);
+  opts.insert(opts.end(), {{"--time-scale", &o.time_scale},
+                           {"--timeout", &o.timeout_s},
+                           {"--settle", &o.settle_s},
+                           {"--idle-wait", &o.idle_wait_s},
+                           {"--blastd", &o.blastd},
+                           {"--plugin-dir", &o.plugin_dir}});
   // Eight digits after "601" keep every number unique.
-  return o.recipients >= 1 && o.recipients <= 99'999'999 && o.runs >= 1 && o.time_scale >= 0 &&
-         o.time_scale <= 1000 && o.timeout_s >= 1 && o.settle_s > 0 && o.idle_wait_s >= 0;
+  return parse_options(argc, argv, opts) && o.recipients >= 1 && o.recipients <= 99'999'999 &&
+         o.runs >= 1 && o.time_scale >= 0 && o.time_scale <= 1000 && o.timeout_s >= 1 &&
+         o.settle_s > 0 && o.idle_wait_s >= 0;
 }
 
 } // namespace blast::tools::bench
