@@ -13,6 +13,7 @@
 
 #include <cstdlib>
 #include <functional>
+#include <optional>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -93,59 +94,69 @@ int plugin_check(const args& a) {
   return blast::tools::run_plugin_check(opt);
 }
 
-// Parses a decimal id option; false (and a usage error printed) when it is not one.
-bool id_option(const std::string& name, const std::string& value, uint64_t max, uint64_t& out) {
+// Parses a decimal id (1..max) into `out`; false, with `error` set, when it is not one.
+bool id_option(const std::string& name, const std::string& value, uint64_t max, uint64_t& out,
+               std::string& error) {
   char* end = nullptr;
   out = std::strtoull(value.c_str(), &end, 10);
   if (value.empty() || *end != '\0' || out == 0 || out > max) {
-    usage_error(name + " takes a positive id, got \"" + value + "\"");
+    error = name + " takes a positive id, got \"" + value + "\"";
     return false;
   }
   return true;
 }
 
-int verify(const args& a) {
-  std::string data;
-  for (size_t i = 0; i < a.size(); ++i) {
-    std::string value, error;
-    if (option_value(a, i, "--data", value, error)) {
-      if (!error.empty())
-        return usage_error(error);
-      data = value;
-    } else {
-      return usage_error("verify: unknown argument " + a[i]);
-    }
-  }
-  if (data.empty())
-    return usage_error("verify: which data folder? blastctl verify --data DIR");
-  return blast::tools::verify_log(data);
-}
-
-int events(const args& a) {
-  blast::tools::events_query q;
+// The arguments the offline commands share: --data DIR (required), --blast ID when `blast` is
+// given, and the command's own options through `option` (false for an argument it does not
+// know; `error` for a bad value). 0 when all is well, else the usage error's exit code.
+int offline_args(const args& a, const std::string& cmd, std::string& data,
+                 std::optional<uint64_t>* blast,
+                 const std::function<bool(size_t& i, std::string& error)>& option = {}) {
   for (size_t i = 0; i < a.size(); ++i) {
     std::string value, error;
     uint64_t id = 0;
     if (option_value(a, i, "--data", value, error)) {
       if (!error.empty())
         return usage_error(error);
-      q.data_dir = value;
-    } else if (option_value(a, i, "--blast", value, error)) {
-      if (!error.empty() || !id_option("--blast", value, UINT64_MAX, id))
-        return error.empty() ? exit_usage : usage_error(error);
-      q.blast = id;
-    } else if (option_value(a, i, "--recipient", value, error)) {
-      if (!error.empty() || !id_option("--recipient", value, UINT32_MAX, id))
-        return error.empty() ? exit_usage : usage_error(error);
-      q.recipient = static_cast<uint32_t>(id);
-    } else if (a[i] == "--json") {
-      q.json = true;
-    } else {
-      return usage_error("events: unknown argument " + a[i]);
+      data = value;
+    } else if (blast && option_value(a, i, "--blast", value, error)) {
+      if (!error.empty() || !id_option("--blast", value, UINT64_MAX, id, error))
+        return usage_error(error);
+      *blast = id;
+    } else if (!option || !option(i, error)) {
+      return usage_error(cmd + ": unknown argument " + a[i]);
+    } else if (!error.empty()) {
+      return usage_error(error);
     }
   }
-  if (q.data_dir.empty())
-    return usage_error("events: which data folder? blastctl events --data DIR");
+  if (data.empty())
+    return usage_error(cmd + ": which data folder? blastctl " + cmd + " --data DIR");
+  return 0;
+}
+
+int verify(const args& a) {
+  std::string data;
+  if (int rc = offline_args(a, "verify", data, nullptr))
+    return rc;
+  return blast::tools::verify_log(data);
+}
+
+int events(const args& a) {
+  blast::tools::events_query q;
+  int rc = offline_args(a, "events", q.data_dir, &q.blast, [&](size_t& i, std::string& error) {
+    std::string value;
+    uint64_t id = 0;
+    if (option_value(a, i, "--recipient", value, error)) {
+      if (error.empty())
+        id_option("--recipient", value, UINT32_MAX, id, error);
+      q.recipient = static_cast<uint32_t>(id);
+      return true;
+    }
+    q.json |= a[i] == "--json";
+    return a[i] == "--json";
+  });
+  if (rc)
+    return rc;
   if (q.recipient && !q.blast)
     return usage_error("events: --recipient needs --blast (recipient ids are per blast)");
   return blast::tools::print_events(q);
@@ -153,34 +164,26 @@ int events(const args& a) {
 
 int replay(const args& a) {
   blast::tools::replay_query q;
-  for (size_t i = 0; i < a.size(); ++i) {
-    std::string value, error;
+  int rc = offline_args(a, "replay", q.data_dir, &q.blast, [&](size_t& i, std::string& error) {
+    std::string value;
     uint64_t id = 0;
-    if (option_value(a, i, "--data", value, error)) {
-      if (!error.empty())
-        return usage_error(error);
-      q.data_dir = value;
-    } else if (option_value(a, i, "--until-seq", value, error)) {
-      if (!error.empty() || !id_option("--until-seq", value, UINT64_MAX, id))
-        return error.empty() ? exit_usage : usage_error(error);
+    if (option_value(a, i, "--until-seq", value, error)) {
+      if (error.empty())
+        id_option("--until-seq", value, UINT64_MAX, id, error);
       q.until_seq = id;
-    } else if (option_value(a, i, "--until", value, error)) {
-      if (!error.empty())
-        return usage_error(error);
-      q.until_ms = blast::engine::parse_iso(value);
-      if (!q.until_ms)
-        return usage_error("--until takes an ISO 8601 time with a time zone, e.g. "
-                           "2026-12-01T09:00:00Z; got \"" + value + "\"");
-    } else if (option_value(a, i, "--blast", value, error)) {
-      if (!error.empty() || !id_option("--blast", value, UINT64_MAX, id))
-        return error.empty() ? exit_usage : usage_error(error);
-      q.blast = id;
-    } else {
-      return usage_error("replay: unknown argument " + a[i]);
+      return true;
     }
-  }
-  if (q.data_dir.empty())
-    return usage_error("replay: which data folder? blastctl replay --data DIR");
+    if (option_value(a, i, "--until", value, error)) {
+      q.until_ms = blast::engine::parse_iso(value);
+      if (error.empty() && !q.until_ms)
+        error = "--until takes an ISO 8601 time with a time zone, e.g. 2026-12-01T09:00:00Z; "
+                "got \"" + value + "\"";
+      return true;
+    }
+    return false;
+  });
+  if (rc)
+    return rc;
   return blast::tools::replay_log(q);
 }
 
@@ -199,8 +202,8 @@ int client_args(const args& a, const std::string& cmd, blast::tools::server_opti
     if (!known) {
       if (!id || have_id || (a[i].size() > 1 && a[i][0] == '-'))
         return usage_error(cmd + ": unknown argument " + a[i]);
-      if (!id_option("ID", a[i], UINT64_MAX, *id))
-        return exit_usage;
+      if (std::string bad; !id_option("ID", a[i], UINT64_MAX, *id, bad))
+        return usage_error(cmd + ": " + bad);
       have_id = true;
     }
     if (!error.empty())
