@@ -4,12 +4,14 @@
 #include <charconv>
 #include <memory>
 
+#include <boost/algorithm/string/predicate.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
 #include "actors/clock.hpp"
 #include "actors/phone_number.hpp"
+#include "engine/http/static_files.hpp"
 #include "engine/http/streams.hpp"
 #include "engine/http/views.hpp"
 #include "engine/iso_time.hpp"
@@ -164,6 +166,8 @@ public:
             return json_response(200, json::object{{"items", std::move(items)}});
           }));
       });
+    if (find_embedded(url_.path()))
+      return static_file();
     done_(error_response(404, "not_found", "no route for " + req_.method + " " +
                                              std::string(url_.path())));
   }
@@ -177,6 +181,22 @@ private:
       if (segs_[i++] != p)
         return false;
     return true;
+  }
+
+  // The dashboard (engine/web/, embedded): GET and HEAD; the session sends
+  // no body for HEAD.
+  void static_file() {
+    if (req_.method != "GET" && req_.method != "HEAD") {
+      auto r = error_response(405, "method_not_allowed",
+                              req_.method + " is not allowed here; use GET or HEAD");
+      r.headers.emplace_back("Allow", "GET, HEAD");
+      return done_(std::move(r));
+    }
+    std::string if_none_match;
+    for (auto& [k, v] : req_.headers)
+      if (boost::algorithm::iequals(k, "If-None-Match"))
+        if_none_match = v;
+    done_(std::move(*serve_static(url_.path(), if_none_match)));
   }
 
   template <class F>

@@ -100,6 +100,7 @@ void session::on_read(beast::error_code ec) {
     req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
   req.body = std::move(msg.body());
   large_request_ = req.body.size() >= large_body;
+  head_request_ = req.method == "HEAD";
   if (buffer_.capacity() >= big_read_buffer)
     buffer_.shrink_to_fit();  // idle keep-alive connections stay small
   log_prefix_ = req.method + " " + req.target;
@@ -136,6 +137,18 @@ void session::write(response res, bool keep_alive, bool close_after) {
   out->prepare_payload();
   log_answer(res.status, std::to_string(out->body().size()) + "B");
   stream_.expires_after(std::chrono::seconds(opts_.read_timeout_seconds));
+  if (head_request_) {
+    // The headers of the GET answer (its Content-Length included), no body.
+    auto sr = std::make_shared<bhttp::response_serializer<bhttp::string_body>>(*out);
+    bhttp::async_write_header(stream_, *sr,
+                              [self = shared_from_this(), out, sr](beast::error_code ec,
+                                                                   std::size_t) {
+                                if (ec || !out->keep_alive())
+                                  return self->close();
+                                self->read();
+                              });
+    return;
+  }
   bhttp::async_write(stream_, *out,
                      [self = shared_from_this(), out](beast::error_code ec, std::size_t) {
                        if (self->large_request_) {

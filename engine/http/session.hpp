@@ -44,6 +44,7 @@ private:
   const server_options& opts_;
   unsigned version_ = 11;
   bool large_request_ = false;  // trim the heap once it is answered
+  bool head_request_ = false;   // HEAD: answer the headers only
   std::string log_prefix_;  // "METHOD target", for the request log line
   std::chrono::steady_clock::time_point started_;
 };
