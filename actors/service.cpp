@@ -339,6 +339,23 @@ public:
       return;
     }
     plugins::webhook_request req{in.method, in.path, in.query, in.headers, in.body};
+    if (in.method != "POST") {
+      // A handshake (Meta's GET hub.challenge) the plugin may answer itself; a plugin that
+      // does not (ABI 1.0, or not this request) gets it through parse_webhook as before.
+      std::optional<plugins::webhook_reply> answer;
+      auto st = it->second->answer_webhook(req, answer);
+      if (!st.ok()) {
+        cb(result<webhook_outcome>::fail(errc::rejected, st.message));
+        return;
+      }
+      if (answer) {
+        webhook_outcome o;
+        o.reply = webhook_reply{answer->status, std::move(answer->content_type),
+                                std::move(answer->body)};
+        cb(result<webhook_outcome>::ok(std::move(o)));
+        return;
+      }
+    }
     std::vector<plugins::observation> obs;
     // Parsing is CPU work (a signature and a JSON body), fine on the caller's thread.
     auto status = it->second->parse_webhook(req, obs);
@@ -378,7 +395,7 @@ public:
           return;
         }
         // Durable first, answered second, applied third.
-        cb(result<webhook_outcome>::ok({committed.front().seq, obs.size()}));
+        cb(result<webhook_outcome>::ok({committed.front().seq, obs.size(), std::nullopt}));
         caf::anon_send(ingest,
                        pushed_msg{transport, storage::event_source::webhook, std::move(obs)});
       });

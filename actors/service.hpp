@@ -163,9 +163,18 @@ struct webhook_input {
   std::string body;
 };
 
+// The HTTP reply a plugin chose for a request it answers itself (ABI 1.1 answer_webhook,
+// e.g. a verification handshake): sent as is, nothing logged.
+struct webhook_reply {
+  int status = 200;
+  std::string content_type;  // empty: text/plain
+  std::string body;
+};
+
 struct webhook_outcome {
   uint64_t seq = 0;           // the log entry holding the raw webhook
   uint64_t observations = 0;  // what the plugin read from it
+  std::optional<webhook_reply> reply;  // set: the plugin answered the request itself
 };
 
 // An observation that could not be applied yet (its message id is unknown) or
@@ -266,6 +275,8 @@ public:
   // webhook durably, answers, then applies its observations. Errors:
   // not_found (no such transport, or it takes no webhooks), unauthorized
   // (signature; nothing logged), rejected (malformed; logged as rejected).
+  // A request other than POST is first offered to the plugin's answer_webhook:
+  // if it answers, the outcome carries its reply and nothing is logged.
   virtual void ingest_webhook(std::string transport, webhook_input in,
                               callback<webhook_outcome> cb) = 0;
   virtual void list_unmatched(int64_t older_than_ms, callback<std::vector<unmatched_item>> cb) = 0;

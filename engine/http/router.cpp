@@ -312,6 +312,14 @@ private:
     in.body = std::move(req_.body);
     svc_.ingest_webhook(transport, std::move(in),
                         reply<actors::webhook_outcome>(std::move(done_), [](auto& o) {
+                          if (o.reply) {  // the plugin's own answer (a handshake), as is
+                            response r;
+                            r.status = static_cast<unsigned>(o.reply->status);
+                            r.content_type =
+                              o.reply->content_type.empty() ? "text/plain" : o.reply->content_type;
+                            r.body = std::move(o.reply->body);
+                            return r;
+                          }
                           return json_response(200, json::object{{"seq", o.seq},
                                                                  {"observations", o.observations}});
                         }));

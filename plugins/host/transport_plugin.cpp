@@ -4,6 +4,7 @@
 
 #include "plugins/sdk/blast_transport.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
@@ -398,12 +399,13 @@ std::shared_ptr<plugin_library> plugin_library::load(const std::string& path, st
   if (BLAST_ABI_MAJOR_OF(t->abi_version) != BLAST_TRANSPORT_ABI_MAJOR)
     return fail("plugin ABI " + version_text(t->abi_version) + ", this blastd speaks " +
                 std::to_string(BLAST_TRANSPORT_ABI_MAJOR) + ".x");
-  if (t->struct_size < sizeof(blast_transport_v1))
+  if (t->struct_size < BLAST_TRANSPORT_V1_0_SIZE)
     return fail("short table: struct_size " + std::to_string(t->struct_size) + ", ABI " +
                 version_text(BLAST_TRANSPORT_ABI_VERSION) + " needs at least " +
-                std::to_string(sizeof(blast_transport_v1)));
-  // A copy: later reads cannot be affected by a plugin rewriting its table.
-  std::memcpy(&p->table, t, sizeof(blast_transport_v1));
+                std::to_string(BLAST_TRANSPORT_V1_0_SIZE));
+  // A copy of what both sides know: later reads cannot be affected by a plugin rewriting its
+  // table, and the fields an older (1.0) plugin lacks stay NULL.
+  std::memcpy(&p->table, t, std::min<size_t>(t->struct_size, sizeof(blast_transport_v1)));
   const auto& tb = p->table;
   const char* missing = !tb.name            ? "name"
                         : !tb.version       ? "version"
@@ -415,6 +417,10 @@ std::shared_ptr<plugin_library> plugin_library::load(const std::string& path, st
                                             : nullptr;
   if (missing)
     return fail(std::string("invalid table: ") + missing + " is NULL");
+  if ((tb.capabilities & BLAST_CAP_WEBHOOK_ANSWER) && !tb.answer_webhook)
+    return fail("invalid table: BLAST_CAP_WEBHOOK_ANSWER declared but answer_webhook is " +
+                std::string(t->struct_size < sizeof(blast_transport_v1) ? "beyond struct_size"
+                                                                        : "NULL"));
 
   p->info.path = path;
   p->info.name = tb.name;
@@ -558,6 +564,23 @@ send_result transport_instance::send(const std::string& to, const std::string& t
 }
 
 namespace {
+// The ABI view of `req`, borrowing its strings; `headers` holds the header array.
+blast_webhook_request borrow_request(const webhook_request& req,
+                                     std::vector<blast_header>& headers) {
+  headers.reserve(req.headers.size());
+  for (const auto& [name, value] : req.headers)
+    headers.push_back(blast_header{borrow(name), borrow(value)});
+  blast_webhook_request wr{};
+  wr.struct_size = sizeof wr;
+  wr.method = borrow(req.method);
+  wr.path = borrow(req.path);
+  wr.query = borrow(req.query);
+  wr.headers = headers.empty() ? nullptr : headers.data();
+  wr.header_count = headers.size();
+  wr.body = borrow(req.body);
+  return wr;
+}
+
 // Runs one plugin call that reports through the observation sink: appends what
 // it reports to `out`, or on any failure leaves `out` as it was.
 template <class Call>
@@ -592,21 +615,56 @@ call_status transport_instance::parse_webhook(const webhook_request& req,
   if (!can(BLAST_CAP_WEBHOOK))
     return call_status{BLAST_E_UNSUPPORTED, impl_->unsupported("webhooks")};
   std::vector<blast_header> headers;
-  headers.reserve(req.headers.size());
-  for (const auto& [name, value] : req.headers)
-    headers.push_back(blast_header{borrow(name), borrow(value)});
-  blast_webhook_request wr{};
-  wr.struct_size = sizeof wr;
-  wr.method = borrow(req.method);
-  wr.path = borrow(req.path);
-  wr.query = borrow(req.query);
-  wr.headers = headers.empty() ? nullptr : headers.data();
-  wr.header_count = headers.size();
-  wr.body = borrow(req.body);
-
+  auto wr = borrow_request(req, headers);
   return collect_observations(out, [&](observation_sink_state& sink, char* err, size_t len) {
     return impl_->table->parse_webhook(impl_->instance, &wr, observation_sink, &sink, err, len);
   });
+}
+
+namespace {
+struct reply_sink_state {
+  int calls = 0;
+  bool copy_failed = false;
+  webhook_reply reply;
+};
+
+void reply_sink(void* ctx, int32_t http_status, blast_str content_type, blast_str body) {
+  auto* st = static_cast<reply_sink_state*>(ctx);
+  if (++st->calls > 1)
+    return; // exactly once, as for sends: the first answer is the one we keep
+  try {
+    st->reply.status = http_status;
+    st->reply.content_type = copy_str(content_type);
+    st->reply.body = copy_str(body);
+  } catch (...) {
+    st->copy_failed = true;
+  }
+}
+} // namespace
+
+call_status transport_instance::answer_webhook(const webhook_request& req,
+                                               std::optional<webhook_reply>& reply) {
+  reply.reset();
+  if (!can(BLAST_CAP_WEBHOOK_ANSWER) || !impl_->table->answer_webhook)
+    return call_status{};
+  std::vector<blast_header> headers;
+  auto wr = borrow_request(req, headers);
+  reply_sink_state sink;
+  char err[err_buf_len] = {};
+  int code = impl_->table->answer_webhook(impl_->instance, &wr, reply_sink, &sink, err, sizeof err);
+  err[sizeof err - 1] = '\0';
+  if (code == BLAST_E_UNSUPPORTED)
+    return call_status{};
+  auto st = make_status(code, read_error(err));
+  if (!st.ok() || sink.calls == 0)
+    return st;
+  if (sink.copy_failed)
+    return call_status{BLAST_E_INTERNAL, "out of memory copying the plugin's webhook reply"};
+  if (sink.reply.status < 100 || sink.reply.status > 599)
+    return call_status{BLAST_E_INTERNAL, "plugin answered a webhook with HTTP status " +
+                                             std::to_string(sink.reply.status)};
+  reply = std::move(sink.reply);
+  return st;
 }
 
 std::string plugin_file_name(const std::string& name) {

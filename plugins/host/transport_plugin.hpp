@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,6 +44,13 @@ struct webhook_request {
   std::string path;
   std::string query;
   std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+// The HTTP reply a plugin gives to a webhook request it answers itself (ABI 1.1).
+struct webhook_reply {
+  int status = 200;
+  std::string content_type; // empty: text/plain
   std::string body;
 };
 
@@ -105,6 +113,11 @@ public:
   call_status query_status(const std::string& message_id, const std::string& document,
                            std::vector<observation>& out);
   call_status parse_webhook(const webhook_request& req, std::vector<observation>& out);
+  // ABI 1.1: lets the plugin answer a non-POST webhook request (a verification handshake)
+  // itself. OK with `reply` set: send it as is. OK with `reply` empty: the plugin does not
+  // answer this request (a 1.0 plugin, BLAST_CAP_WEBHOOK_ANSWER not declared, or the plugin
+  // said BLAST_E_UNSUPPORTED), so the caller goes on as before. Otherwise the plugin failed.
+  call_status answer_webhook(const webhook_request& req, std::optional<webhook_reply>& reply);
 
   struct impl;
   explicit transport_instance(std::unique_ptr<impl> p);

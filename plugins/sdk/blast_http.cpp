@@ -1,11 +1,12 @@
-// The gateway's HTTP client: Beast over a pool of keep-alive connections, each with its own
+// The SDK's HTTP client for plugins: Beast over a pool of keep-alive connections, each with its own
 // io_context so that a borrowed connection is driven by the borrowing thread alone.
 //
 // Why async operations run to completion on a private io_context instead of plain sync calls:
 // Beast's tcp_stream timeouts (expires_at) only apply to asynchronous operations. Running them
 // on the connection's own io_context keeps the call blocking for the plugin, with real
 // timeouts on connect, TLS handshake, write and read, and no thread of our own.
-#include "http_pool.hpp"
+#include "blast_http.hpp"
+#include "blast_transport.hpp" // iequals
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -15,6 +16,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/url/parse.hpp>
 #include <condition_variable>
 #include <mutex>
 #include <openssl/ssl.h>
@@ -22,7 +24,7 @@
 #include <optional>
 #include <stdexcept>
 
-namespace blast::plugins::wsapme {
+namespace blast_sdk {
 namespace {
 
 namespace beast = boost::beast;
@@ -248,6 +250,52 @@ struct http_pool::impl {
   }
 };
 
+int64_t retry_after_ms(const std::string& header) {
+  size_t b = header.find_first_not_of(" \t");
+  size_t e = header.find_last_not_of(" \t");
+  if (b == std::string::npos || e - b + 1 > 9)
+    return 0;
+  std::string v = header.substr(b, e - b + 1);
+  if (v.find_first_not_of("0123456789") != std::string::npos)
+    return 0;
+  return std::stoll(v) * 1000;
+}
+
+bool parse_base_url(const std::string& url, http_origin& origin, std::string& base_path,
+                    std::string& why) {
+  auto parsed = boost::urls::parse_absolute_uri(url);
+  auto bad = [&](const char* what) {
+    why = what;
+    return false;
+  };
+  if (!parsed)
+    return bad("is not an absolute URL");
+  const boost::urls::url_view& u = *parsed;
+  std::string scheme(u.scheme());
+  bool tls = iequals(scheme, "https");
+  if (!tls && !iequals(scheme, "http"))
+    return bad("must use http or https");
+  if (!u.has_authority() || u.host_address().empty())
+    return bad("has no host");
+  if (u.has_userinfo())
+    return bad("must not carry credentials (use \"token\")");
+  if (u.has_query() || u.has_fragment())
+    return bad("must not have a query or fragment");
+  uint16_t port = tls ? 443 : 80;
+  if (u.has_port()) {
+    if (u.port().empty() || u.port_number() == 0)
+      return bad("has an invalid port");
+    port = u.port_number();
+  }
+  origin.tls = tls;
+  origin.host = std::string(u.host_address());
+  origin.port = port;
+  base_path = std::string(u.encoded_path());
+  while (!base_path.empty() && base_path.back() == '/')
+    base_path.pop_back();
+  return true;
+}
+
 http_pool::http_pool(http_origin origin) : impl_(std::make_unique<impl>(std::move(origin))) {}
 http_pool::~http_pool() = default;
 
@@ -307,4 +355,4 @@ http_answer http_pool::post(std::string_view target,
   return a;
 }
 
-} // namespace blast::plugins::wsapme
+} // namespace blast_sdk

@@ -1,5 +1,7 @@
-// A blocking HTTP/1.1 client for one gateway origin (http or https) with a bounded pool of
-// keep-alive connections, connect and request timeouts, and errors written for an operator.
+// blast_http.hpp — an optional SDK helper for network plugins (compile blast_http.cpp into the
+// plugin; needs Boost.Beast/Asio/URL and OpenSSL): a blocking HTTP/1.1 client for one provider
+// origin (http or https) with a bounded pool of keep-alive connections, connect and request
+// timeouts, and errors written for an operator. Used by wsapme and whatsapp_cloud.
 #pragma once
 
 #include <chrono>
@@ -11,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-namespace blast::plugins::wsapme {
+namespace blast_sdk {
 
 struct http_origin {
   bool tls = false;
@@ -33,6 +35,15 @@ struct http_answer {
 // Thread-safe: post() may run on many threads at once; each call borrows one connection for
 // its duration (so at most max_connections requests are in flight, the others wait for one).
 // Destroying the pool closes its idle connections; no post() may be running then.
+// Reads `url` (http[s]://host[:port][/path], no credentials, query or fragment) into `origin`
+// (tls, host, port; other fields untouched) and `base_path` (its path without a trailing '/').
+// False with `why` (an operator's sentence) when it is not such a URL.
+bool parse_base_url(const std::string& url, http_origin& origin, std::string& base_path,
+                    std::string& why);
+
+// A Retry-After header in ms: delta-seconds; an HTTP date (or nothing) is unknown, 0.
+int64_t retry_after_ms(const std::string& header);
+
 class http_pool {
 public:
   // Throws std::runtime_error when the TLS context cannot be set up.
@@ -55,4 +66,4 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
-} // namespace blast::plugins::wsapme
+} // namespace blast_sdk

@@ -1,4 +1,4 @@
-/* blast_transport.h — the blastd transport plugin ABI, version 1.
+/* blast_transport.h — the blastd transport plugin ABI, version 1.1.
  *
  * A transport plugin is a shared library exporting one symbol,
  * blast_transport_entry, with plain C types only. This header is all a plugin
@@ -7,7 +7,8 @@
  * Rules of the boundary
  *  - Every table starts with abi_version and struct_size; tables only ever grow
  *    at the end. The host refuses a plugin whose major version differs or whose
- *    table is shorter than the version-1 table.
+ *    table is shorter than the version-1.0 table (BLAST_TRANSPORT_V1_0_SIZE); it
+ *    reads a field added by a later minor version only when struct_size covers it.
  *  - Strings are (pointer, length) pairs, UTF-8, not NUL-terminated, borrowed:
  *    valid only during the call that passes them. Whoever receives one copies it.
  *  - Results leave the plugin through host callbacks (sinks) that copy what they
@@ -37,7 +38,9 @@ extern "C" {
 #endif
 
 #define BLAST_TRANSPORT_ABI_MAJOR 1u
-#define BLAST_TRANSPORT_ABI_MINOR 0u
+/* Minor versions: 0 = the first table; 1 = answer_webhook appended (and
+ * BLAST_CAP_WEBHOOK_ANSWER), so a plugin can answer a webhook request itself. */
+#define BLAST_TRANSPORT_ABI_MINOR 1u
 #define BLAST_TRANSPORT_ABI_VERSION ((BLAST_TRANSPORT_ABI_MAJOR << 16) | BLAST_TRANSPORT_ABI_MINOR)
 #define BLAST_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 
@@ -62,6 +65,7 @@ extern "C" {
 #define BLAST_CAP_STATUS_QUERY 0x2u
 #define BLAST_CAP_WEBHOOK 0x4u
 #define BLAST_CAP_PUSH 0x8u
+#define BLAST_CAP_WEBHOOK_ANSWER 0x10u /* since 1.1: answer_webhook is implemented */
 
 /* ---- funnel stages an observation can report (numbers fixed) ------------ */
 #define BLAST_STAGE_NONE 0      /* no status yet (e.g. an empty look-up answer) */
@@ -137,6 +141,12 @@ typedef struct blast_webhook_request {
   blast_str body; /* the raw body, exactly as received (signatures are over it) */
 } blast_webhook_request;
 
+/* Receives the HTTP reply a plugin gives to a webhook request it answers itself
+ * (answer_webhook): the status (100..599), the content type (empty = text/plain)
+ * and the body. The host copies all three before returning. */
+typedef void (*blast_webhook_reply_sink)(void* sink_ctx, int32_t http_status,
+                                         blast_str content_type, blast_str body);
+
 typedef struct blast_transport_v1 {
   uint32_t abi_version; /* BLAST_TRANSPORT_ABI_VERSION the plugin was built with */
   uint32_t struct_size; /* sizeof(blast_transport_v1) as the plugin knows it */
@@ -166,7 +176,23 @@ typedef struct blast_transport_v1 {
    * body that verified but cannot be parsed. */
   int (*parse_webhook)(blast_instance* inst, const blast_webhook_request* req,
                        blast_observation_sink sink, void* sink_ctx, char* err, size_t err_len);
+
+  /* ---- since ABI 1.1 (the host reads it only when struct_size covers it) ---- */
+
+  /* Answers a webhook request that is not a POST (a provider's verification
+   * handshake, e.g. Meta's GET with hub.mode/hub.verify_token/hub.challenge)
+   * with the plugin's own HTTP reply: on BLAST_OK, calls `sink` exactly once
+   * before returning. Nothing is logged by the host and no observation results.
+   * BLAST_E_UNSUPPORTED (or no sink call) = "not mine": the host goes on as a
+   * 1.0 host would. POSTs always go to parse_webhook, never here.
+   * May be NULL only when BLAST_CAP_WEBHOOK_ANSWER is not declared. */
+  int (*answer_webhook)(blast_instance* inst, const blast_webhook_request* req,
+                        blast_webhook_reply_sink sink, void* sink_ctx, char* err,
+                        size_t err_len);
 } blast_transport_v1;
+
+/* The size of a 1.0 table: the shortest table a host accepts. */
+#define BLAST_TRANSPORT_V1_0_SIZE offsetof(blast_transport_v1, answer_webhook)
 
 /* The one exported symbol. Returns the plugin's table (static storage), or
  * NULL if the plugin cannot work with this host (it may log why). */

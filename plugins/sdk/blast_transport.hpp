@@ -3,6 +3,7 @@
 // crosses the boundary (guarded), and strings are easy to pass both ways.
 #pragma once
 
+#include <atomic>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -16,6 +17,64 @@ inline std::string_view view(blast_str s) {
   return s.data ? std::string_view(s.data, s.len) : std::string_view{};
 }
 inline blast_str str(std::string_view s) { return blast_str{s.data(), s.size()}; }
+
+// ASCII case-insensitive equality: header names arrive as the client wrote them.
+inline bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size())
+    return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
+    if ((x >= 'A' && x <= 'Z' ? x + 32 : x) != (y >= 'A' && y <= 'Z' ? y + 32 : y))
+      return false;
+  }
+  return true;
+}
+
+// A hex digit's value, or -1.
+inline int hex_value(char c) {
+  return c >= '0' && c <= '9'   ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                : -1;
+}
+
+// The value of the last header of a webhook request named `name`, compared
+// case-insensitively; empty data (NULL) when there is none.
+inline blast_str find_header(const blast_webhook_request& req, std::string_view name) {
+  blast_str found{};
+  for (size_t i = 0; i < req.header_count; ++i)
+    if (iequals(view(req.headers[i].name), name))
+      found = req.headers[i].value;
+  return found;
+}
+
+// One parameter of a URL query ("a=1&b=2"), percent- and '+'-decoded; false when absent.
+inline bool query_param(std::string_view query, std::string_view name, std::string& out) {
+  auto hex = hex_value;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    size_t eq = pair.find('=');
+    if (pair.substr(0, eq) != name)
+      continue;
+    std::string_view raw = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    out.clear();
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '+') {
+        out += ' ';
+      } else if (raw[i] == '%' && i + 2 < raw.size() && hex(raw[i + 1]) >= 0 &&
+                 hex(raw[i + 2]) >= 0) {
+        out += static_cast<char>(hex(raw[i + 1]) * 16 + hex(raw[i + 2]));
+        i += 2;
+      } else {
+        out += raw[i];
+      }
+    }
+    return true;
+  }
+  return false;
+}
 
 // Writes `msg` into a caller-owned error buffer, truncated and NUL-terminated.
 inline void write_error(char* err, size_t err_len, std::string_view msg) {
@@ -78,6 +137,21 @@ struct observation {
     o.quoted_id = str(quoted_id);
     return o;
   }
+};
+
+// The host table the entry point received, for log lines from any thread. The host keeps it
+// valid while the library is loaded; a later entry call replaces it (see blast_transport.h).
+class host_ref {
+public:
+  void set(const blast_host_v1* host) { host_.store(host); }
+  void log(int level, std::string_view message) const {
+    const blast_host_v1* h = host_.load();
+    if (h && h->log)
+      h->log(h->host_ctx, level, str(message));
+  }
+
+private:
+  std::atomic<const blast_host_v1*> host_{nullptr};
 };
 
 // Whether a plugin built against this header can serve `host`: same major

@@ -746,6 +746,7 @@ blast_transport_entry(const blast_host_v1* host) {
       sim_send,
       sim_query_status,
       sim_parse_webhook,
+      nullptr, // answer_webhook (ABI 1.1): not declared
   };
   return &table;
 }

@@ -519,6 +519,7 @@ blast_transport_entry(const blast_host_v1* host) {
       echo_send,
       echo_query_status,
       echo_parse_webhook,
+      nullptr, // answer_webhook (ABI 1.1): not declared
   };
   return &table;
 }

@@ -10,19 +10,16 @@
 // Threading: an instance is immutable after create apart from its connection pool, which is
 // thread-safe, so send, query_status and parse_webhook run concurrently without a lock here.
 #include "blast_transport.hpp"
-#include "http_pool.hpp"
+#include "blast_http.hpp"
+#include "blast_signature.hpp"
 #include "json_span.hpp"
 
 #include <atomic>
 #include <boost/json.hpp>
-#include <boost/url/parse.hpp>
 #include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +30,12 @@ namespace blast::plugins::wsapme {
 namespace {
 
 namespace json = boost::json;
+using blast_sdk::http_answer;
+using blast_sdk::http_origin;
+using blast_sdk::http_pool;
+using blast_sdk::iequals;
+using blast_sdk::parse_base_url;
+using blast_sdk::retry_after_ms;
 using blast_sdk::str;
 using blast_sdk::view;
 using blast_sdk::write_error;
@@ -48,16 +51,6 @@ void log_line(int level, const std::string& message) {
 
 std::string_view sv(const json::string& s) {
   return std::string_view(s.data(), s.size());
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size())
-    return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
 }
 
 bool all_digits(std::string_view s) {
@@ -139,35 +132,10 @@ std::string header_name_in(const json::value& v, std::string_view key) {
 }
 
 void read_base_url(config& c, const std::string& url) {
-  auto parsed = boost::urls::parse_absolute_uri(url);
-  auto bad = [&](const std::string& why) {
-    return config_error{"\"baseUrl\" " + why + " (got \"" + url +
-                        "\"; expected http://host[:port][/path] or https://…)"};
-  };
-  if (!parsed)
-    throw bad("is not an absolute URL");
-  const boost::urls::url_view& u = *parsed;
-  std::string scheme(u.scheme());
-  if (iequals(scheme, "https"))
-    c.origin.tls = true;
-  else if (!iequals(scheme, "http"))
-    throw bad("must use http or https");
-  if (!u.has_authority() || u.host_address().empty())
-    throw bad("has no host");
-  if (u.has_userinfo())
-    throw bad("must not carry credentials (use \"token\")");
-  if (u.has_query() || u.has_fragment())
-    throw bad("must not have a query or fragment");
-  c.origin.host = std::string(u.host_address());
-  c.origin.port = c.origin.tls ? 443 : 80;
-  if (u.has_port()) {
-    if (u.port().empty() || u.port_number() == 0)
-      throw bad("has an invalid port");
-    c.origin.port = u.port_number();
-  }
-  c.base_path = std::string(u.encoded_path());
-  while (!c.base_path.empty() && c.base_path.back() == '/')
-    c.base_path.pop_back();
+  std::string why;
+  if (!parse_base_url(url, c.origin, c.base_path, why))
+    throw config_error{"\"baseUrl\" " + why + " (got \"" + url +
+                       "\"; expected http://host[:port][/path] or https://…)"};
   c.base_url = url;
 }
 
@@ -344,18 +312,6 @@ std::string gateway_message(const http_answer& a, const json::value& doc) {
   return a.body.size() > max_snippet ? a.body.substr(0, max_snippet) + "…" : a.body;
 }
 
-// Retry-After is delta-seconds or an HTTP date; a date is reported as unknown (0).
-int64_t retry_after_ms(const std::string& header) {
-  size_t b = header.find_first_not_of(" \t");
-  size_t e = header.find_last_not_of(" \t");
-  if (b == std::string::npos)
-    return 0;
-  std::string_view v(header.data() + b, e - b + 1);
-  if (!all_digits(v) || v.size() > 9)
-    return 0;
-  return std::stoll(std::string(v)) * 1000;
-}
-
 // Maps an answer that is not a success to an error code with a message; BLAST_OK when the
 // answer is a 2xx JSON object with "success": true. `doc` receives the parsed body.
 int classify(const http_answer& a, std::string_view what, json::value& doc, std::string& message,
@@ -407,16 +363,6 @@ bool is_empty_value(const json::value* v) {
   if (const json::string* s = v->if_string())
     return s->empty();
   return false;
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
 }
 
 } // namespace
@@ -619,45 +565,13 @@ int wsapme_query_status(blast_instance* inst, blast_str message_id, blast_str do
 
 // Verifies `sha256=<hex>` against the HMAC of the raw body, in constant time.
 bool signature_ok(const config& c, const blast_webhook_request& req, std::string& why) {
-  std::optional<std::string_view> header;
-  for (size_t i = 0; i < req.header_count; ++i)
-    if (iequals(view(req.headers[i].name), c.signature_header))
-      header = view(req.headers[i].value);
-  if (!header) {
+  blast_str header = blast_sdk::find_header(req, c.signature_header);
+  if (!header.data) {
     why = "missing " + c.signature_header + " header";
     return false;
   }
-  std::string_view v = *header;
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
-    v.remove_suffix(1);
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
-    v.remove_prefix(1);
-  constexpr std::string_view scheme = "sha256=";
-  if (v.size() != scheme.size() + 64 || !iequals(v.substr(0, scheme.size()), scheme)) {
-    why = c.signature_header + " is not sha256=<64 hex digits>";
-    return false;
-  }
-  unsigned char given[32];
-  for (size_t i = 0; i < 32; ++i) {
-    int hi = hex_digit(v[scheme.size() + 2 * i]), lo = hex_digit(v[scheme.size() + 2 * i + 1]);
-    if (hi < 0 || lo < 0) {
-      why = c.signature_header + " is not sha256=<64 hex digits>";
-      return false;
-    }
-    given[i] = static_cast<unsigned char>(hi << 4 | lo);
-  }
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  std::string_view body = view(req.body);
-  const std::string& secret = *c.webhook_secret;
-  if (!HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-            reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &mac_len) ||
-      mac_len != sizeof given) {
-    why = "HMAC-SHA256 failed";
-    return false;
-  }
-  if (CRYPTO_memcmp(mac, given, sizeof given) != 0) {
-    why = "signature does not match the body";
+  if (!blast_sdk::verify_sha256_signature(view(header), *c.webhook_secret, view(req.body), why)) {
+    why = c.signature_header + ": " + why;
     return false;
   }
   return true;
@@ -765,6 +679,7 @@ blast_transport_entry(const blast_host_v1* host) {
       wsapme_send,
       wsapme_query_status,
       wsapme_parse_webhook,
+      nullptr, // answer_webhook (ABI 1.1): not declared
   };
   return &table;
 }

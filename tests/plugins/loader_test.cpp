@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <set>
 #include <sstream>
@@ -480,6 +481,22 @@ BOOST_AUTO_TEST_CASE(a_throwing_plugin_is_contained) {
   BOOST_TEST(create_ok(*scripted, "{}")->send("1", "t", "k").error == send_error::none);
 }
 
+// ABI 1.1 appended answer_webhook; a plugin built against 1.0 must keep loading and working,
+// and the host must not read the bytes after its table (the test plugin puts a function there
+// that would answer 299 if it were called).
+BOOST_AUTO_TEST_CASE(a_1_0_plugin_loads_and_answers_no_webhook_itself) {
+  auto lib = load_ok("abi_1_0");
+  BOOST_TEST((lib->info().abi_version & 0xffffu) == 0u);
+  auto inst = create_ok(*lib, "{}");
+  std::optional<webhook_reply> reply;
+  webhook_request get{"GET", "/webhooks/x", "hub.mode=subscribe", {}, ""};
+  auto st = inst->answer_webhook(get, reply);
+  BOOST_TEST(st.ok(), st.message);
+  BOOST_TEST(!reply.has_value());
+  std::vector<observation> out;
+  BOOST_TEST(inst->parse_webhook(get, out).code == BLAST_E_UNSUPPORTED);
+}
+
 BOOST_AUTO_TEST_CASE(broken_plugins_are_refused_naming_file_and_reason) {
   struct broken {
     std::string name;
@@ -491,6 +508,7 @@ BOOST_AUTO_TEST_CASE(broken_plugins_are_refused_naming_file_and_reason) {
       {"no_entry", "not a blastd transport plugin: no symbol blast_transport_entry"},
       {"null_entry", "entry point returned NULL"},
       {"null_fn", "send is NULL"},
+      {"answer_short", "BLAST_CAP_WEBHOOK_ANSWER declared but answer_webhook is beyond struct_size"},
   };
   for (const auto& c : cases) {
     BOOST_TEST_CONTEXT("plugin " << c.name) {

@@ -14,6 +14,7 @@ const blast_transport_v1 table = {
     nullptr,
     stub_query_status,
     stub_parse_webhook,
+    nullptr, // answer_webhook (ABI 1.1): not declared
 };
 } // namespace
 

@@ -345,6 +345,7 @@ const blast_transport_v1 table = {
     send,
     query_status,
     parse_webhook,
+    nullptr, // answer_webhook (ABI 1.1): not declared
 };
 
 } // namespace

@@ -16,6 +16,7 @@ const blast_transport_v1 table = {
     stub_send,
     stub_query_status,
     stub_parse_webhook,
+    nullptr, // answer_webhook (ABI 1.1): not declared
 };
 } // namespace
 

@@ -8,6 +8,7 @@ static const blast_transport_v1 table = {
     BLAST_CAP_SEND,    stub_create,
     stub_destroy,      stub_send,
     stub_query_status, stub_parse_webhook,
+    NULL, /* answer_webhook (ABI 1.1): not declared */
 };
 
 BLAST_PLUGIN_EXPORT const blast_transport_v1* blast_transport_entry(const blast_host_v1* host) {

@@ -7,6 +7,7 @@
 #define BOOST_TEST_MODULE plugins_wsapme
 #include "plugins/host/transport_plugin.hpp"
 #include "plugins/sdk/blast_transport.h"
+#include "tests/support/send_error_print.hpp"
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
@@ -40,15 +41,6 @@ namespace ssl = net::ssl;
 namespace json = boost::json;
 using tcp = net::ip::tcp;
 
-namespace blast::plugins {
-// Found by ADL, so that failed checks print the error's name.
-std::ostream& operator<<(std::ostream& os, send_error e) {
-  static const char* const names[] = {"none",      "retryable", "rate_limited",
-                                      "permanent", "invalid",   "internal"};
-  auto i = static_cast<size_t>(e);
-  return i < 6 ? os << names[i] : os << "send_error(" << i << ")";
-}
-} // namespace blast::plugins
 
 namespace {
 

@@ -22,7 +22,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <unistd.h>
@@ -251,12 +254,13 @@ std::string caps_text(uint32_t caps) {
   add(BLAST_CAP_SEND, "SEND");
   add(BLAST_CAP_STATUS_QUERY, "STATUS_QUERY");
   add(BLAST_CAP_WEBHOOK, "WEBHOOK");
+  add(BLAST_CAP_WEBHOOK_ANSWER, "WEBHOOK_ANSWER");
   add(BLAST_CAP_PUSH, "PUSH");
   return s.empty() ? "none" : s;
 }
 
-constexpr uint32_t known_caps =
-    BLAST_CAP_SEND | BLAST_CAP_STATUS_QUERY | BLAST_CAP_WEBHOOK | BLAST_CAP_PUSH;
+constexpr uint32_t known_caps = BLAST_CAP_SEND | BLAST_CAP_STATUS_QUERY | BLAST_CAP_WEBHOOK |
+                               BLAST_CAP_PUSH | BLAST_CAP_WEBHOOK_ANSWER;
 
 bool all_digits(const std::string& s) {
   return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
@@ -265,6 +269,59 @@ bool all_digits(const std::string& s) {
 bool known_stage(int s) {
   return s == BLAST_STAGE_NONE || s == BLAST_STAGE_SENT || s == BLAST_STAGE_DELIVERED ||
          s == BLAST_STAGE_READ || s == BLAST_STAGE_REPLIED || s == BLAST_STAGE_FAILED;
+}
+
+// A string member of the --config object, or "" (the Meta checks read their secrets there).
+std::string config_string(const std::string& config, const char* key) {
+  json::error_code ec;
+  auto v = json::parse(config, ec);
+  const json::value* x = !ec && v.is_object() ? v.get_object().if_contains(key) : nullptr;
+  return x && x->is_string() ? std::string(x->get_string()) : std::string();
+}
+
+// "sha256=<hex HMAC-SHA256 of body>": Meta's X-Hub-Signature-256.
+std::string meta_signature(const std::string& secret, const std::string& body) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
+  static const char* hex = "0123456789abcdef";
+  std::string out = "sha256=";
+  for (unsigned i = 0; i < len; ++i) {
+    out += hex[mac[i] >> 4];
+    out += hex[mac[i] & 15];
+  }
+  return out;
+}
+
+// A Meta-shaped notification: `messages` message ids with the statuses sent, delivered, read
+// (25 x 4 = 100 statuses with played, as Meta batches up to 100), in two entries, plus two
+// inbound messages (one quoting the first id, one not).
+std::string meta_batch(size_t messages) {
+  static const char* const words[] = {"sent", "delivered", "read", "played"};
+  json::array first, second;
+  for (size_t i = 0; i < messages; ++i)
+    for (const char* w : words)
+      (i % 2 ? second : first)
+          .push_back(json::object{{"id", "wamid.CHECK" + std::to_string(i)},
+                                  {"status", w},
+                                  {"timestamp", "1700000000"},
+                                  {"recipient_id", "6000000" + std::to_string(i)}});
+  json::array inbound{
+      json::object{{"from", "60000000"}, {"id", "wamid.IN1"}, {"timestamp", "1700000001"},
+                   {"type", "text"}, {"text", json::object{{"body", "yes"}}},
+                   {"context", json::object{{"from", "1"}, {"id", "wamid.CHECK0"}}}},
+      json::object{{"from", "60000001"}, {"id", "wamid.IN2"}, {"timestamp", "1700000002"},
+                   {"type", "text"}, {"text", json::object{{"body", "hi"}}}}};
+  auto entry = [](json::object value) {
+    return json::object{
+        {"id", "WABA"},
+        {"changes", json::array{json::object{{"field", "messages"}, {"value", std::move(value)}}}}};
+  };
+  return json::serialize(json::object{
+      {"object", "whatsapp_business_account"},
+      {"entry", json::array{entry({{"statuses", std::move(first)}}),
+                            entry({{"statuses", std::move(second)}, {"messages", inbound}})}}});
 }
 
 // Why an observation is malformed, or nullopt. Pushes must say something (no stage NONE).
@@ -404,7 +461,7 @@ void run_raw_checks(report& r, const plugin_check_options& opt, uint32_t caps) {
           : nullptr;
   auto* host = new raw_host(opt.verbose);
   const blast_transport_v1* t = entry ? entry(&host->table) : nullptr;
-  if (!t || t->struct_size < sizeof(blast_transport_v1)) {
+  if (!t || t->struct_size < BLAST_TRANSPORT_V1_0_SIZE) {
     r.check("abi.table", [&]() -> verdict {
       return "the entry point answered differently when called again (NULL or a short table)";
     });
@@ -752,6 +809,87 @@ int run(report& r, const plugin_check_options& opt) {
       if (st.code != BLAST_E_SIGNATURE && st.code != BLAST_E_INVALID)
         return "expected BLAST_E_SIGNATURE or BLAST_E_INVALID, got " + describe(st);
       return pass;
+    });
+  }
+
+  // ABI 1.1: requests the plugin answers itself. The handshake checks speak Meta's form
+  // (hub.mode, hub.verify_token, hub.challenge) with "verifyToken" from --config.
+  if (caps & BLAST_CAP_WEBHOOK_ANSWER) {
+    r.check("answer_webhook.garbage", [&]() -> verdict {
+      std::optional<webhook_reply> reply;
+      call_status st = inst->answer_webhook({"GET", "/webhooks/conformance", "%zz&&=", {}, ""},
+                                            reply);
+      return st.ok() ? pass : verdict("expected an answer or none, got " + describe(st));
+    });
+    std::string token = config_string(opt.config, "verifyToken");
+    if (token.empty()) {
+      r.info("answer_webhook.handshake", "skipped: no \"verifyToken\" in --config");
+    } else {
+      auto handshake = [&](const std::string& given, std::optional<webhook_reply>& reply) {
+        return inst->answer_webhook({"GET", "/webhooks/conformance",
+                                     "hub.mode=subscribe&hub.verify_token=" + given +
+                                         "&hub.challenge=8230421",
+                                     {}, ""},
+                                    reply);
+      };
+      r.check("answer_webhook.handshake_good", [&]() -> verdict {
+        std::optional<webhook_reply> reply;
+        call_status st = handshake(token, reply);
+        if (!st.ok() || !reply)
+          return "the handshake with the configured token was not answered: " + describe(st);
+        if (reply->status != 200 || reply->body != "8230421")
+          return "expected 200 with the challenge as the body, got " +
+                 std::to_string(reply->status) + " \"" + reply->body + "\"";
+        return pass;
+      });
+      r.check("answer_webhook.handshake_bad_token", [&]() -> verdict {
+        std::optional<webhook_reply> reply;
+        call_status st = handshake(token + "x", reply);
+        if (!st.ok() || !reply)
+          return "a handshake with a wrong token must be answered (403): " + describe(st);
+        if (reply->status != 403 || reply->body.find("8230421") != std::string::npos)
+          return "expected 403 without the challenge, got " + std::to_string(reply->status);
+        return pass;
+      });
+    }
+  }
+
+  // Multi-status notifications, Meta-signed (X-Hub-Signature-256) with "appSecret" from --config.
+  std::string app_secret = config_string(opt.config, "appSecret");
+  if ((caps & BLAST_CAP_WEBHOOK) && !app_secret.empty()) {
+    const std::string batch = meta_batch(25);
+    auto post = [&](const std::string& signature) {
+      return webhook_request{"POST", "/webhooks/conformance", "",
+                             {{"X-Hub-Signature-256", signature}}, batch};
+    };
+    std::vector<observation> first;
+    r.check("parse_webhook.multi_status", [&]() -> verdict {
+      call_status st = inst->parse_webhook(post(meta_signature(app_secret, batch)), first);
+      if (!st.ok())
+        return "a signed batch of 100 statuses and 2 messages was refused: " + describe(st);
+      if (first.size() != 102)
+        return "expected 102 observations (one per status and message), got " +
+               std::to_string(first.size());
+      return all_well_formed(first, false);
+    });
+    r.check("parse_webhook.multi_status_stable_ids", [&]() -> verdict {
+      std::vector<observation> again;
+      call_status st = inst->parse_webhook(post(meta_signature(app_secret, batch)), again);
+      if (!st.ok() || again.size() != first.size())
+        return "the same batch a second time gave something else: " + describe(st);
+      std::set<std::string> ids;
+      for (size_t i = 0; i < again.size(); ++i) {
+        if (again[i].event_id.empty() || again[i].event_id != first[i].event_id)
+          return "observation " + std::to_string(i) + ": event id not stable";
+        ids.insert(again[i].event_id);
+      }
+      return ids.size() == again.size() ? pass : verdict("two statuses share one event id");
+    });
+    r.check("parse_webhook.bad_signature", [&]() -> verdict {
+      std::vector<observation> obs;
+      call_status st = inst->parse_webhook(post(meta_signature(app_secret + "x", batch)), obs);
+      return st.code == BLAST_E_SIGNATURE ? pass
+                                          : verdict("expected BLAST_E_SIGNATURE, got " + describe(st));
     });
   }
 
