@@ -11,6 +11,7 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "tests/support/http_checks.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tools/http_client.hpp"
@@ -21,21 +22,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-json::value ok_json(const tools::http_reply& r, int status) {
-  BOOST_TEST_REQUIRE(r.status == status, "HTTP " << r.status << " " << r.error << " " << r.body);
-  return json::parse(r.body);
-}
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::seconds timeout) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return pred();
-}
+using test::eventually;
+using test::ok_json;
 
 struct rig {
   test::temp_dir dir;

@@ -14,8 +14,9 @@ namespace {
 constexpr auto idle_timeout = std::chrono::seconds(60);
 } // namespace
 
-session::session(net::ip::tcp::socket&& socket, gateway& gw)
-    : stream_(std::move(socket)), latency_timer_(stream_.get_executor()), gw_(gw) {}
+session::session(net::ip::tcp::socket&& socket, const handler_fn& handle, unsigned latency_ms)
+    : stream_(std::move(socket)), latency_timer_(stream_.get_executor()), handle_(handle),
+      latency_ms_(latency_ms) {}
 
 void session::run() {
   net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
@@ -49,9 +50,9 @@ void session::on_read(beast::error_code ec) {
   for (auto& f : req_)
     r.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
   r.body = std::move(req_.body());
-  auto res = gw_.handle(r);
+  auto res = handle_(r);
   // /sim/ routes are the test harness's window, not the gateway: no latency.
-  auto latency = gw_.options().latency_ms;
+  auto latency = latency_ms_;
   if (latency == 0 || r.target.compare(0, 5, "/sim/") == 0)
     return write(std::move(res));
   latency_timer_.expires_after(std::chrono::milliseconds(latency));
@@ -62,7 +63,7 @@ void session::on_read(beast::error_code ec) {
 void session::write(response res) {
   auto out = std::make_shared<http::response<http::string_body>>(
       static_cast<http::status>(res.status), version_);
-  out->set(http::field::server, "wsapme-sim");
+  out->set(http::field::server, "blast-sim");
   out->set(http::field::content_type, res.content_type);
   for (auto& [k, v] : res.headers)
     out->set(k, v);

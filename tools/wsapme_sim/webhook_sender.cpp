@@ -107,7 +107,7 @@ struct webhook_sender::impl {
     req.set(http::field::user_agent, "wsapme-sim");
     req.set(http::field::content_type, "application/json");
     if (!opts.secret.empty())
-      req.set("X-Wsapme-Signature", "sha256=" + hmac_sha256_hex(opts.secret, body));
+      req.set(opts.signature_header, "sha256=" + hmac_sha256_hex(opts.secret, body));
     req.keep_alive(true);
     req.body() = body;
     req.prepare_payload();

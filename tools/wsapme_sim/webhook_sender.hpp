@@ -34,6 +34,7 @@ struct webhook_stats {
 struct webhook_sender_options {
   std::string url;
   std::string secret; // empty = unsigned
+  std::string signature_header = "X-Wsapme-Signature"; // carries sha256=<hex HMAC of the body>
   unsigned tries = 3;
   unsigned backoff_ms = 200;
   unsigned timeout_ms = 5000;
