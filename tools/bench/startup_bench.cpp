@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -157,6 +158,14 @@ figures in_child(const char* what, unsigned timeout_s, const std::function<void(
   auto f = figures::decode(text);
   f.peak_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;  // KiB on Linux
   return f;
+}
+
+// CPU seconds of this thread or of this whole process: with other work on the machine, the
+// fold's rate by CPU time is steadier than by wall time.
+double cpu_s(clockid_t which) {
+  timespec ts{};
+  ::clock_gettime(which, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 // This process's VmHWM (peak RSS so far), MiB: a peak within a phase, before its last steps.
@@ -482,9 +491,11 @@ void full_replay(const std::string& dir, figures& f) {
   actors::replayed state;
   std::string error;
   t = steady::now();
+  auto cpu0 = cpu_s(CLOCK_THREAD_CPUTIME_ID);  // the scan and the fold run on this thread
   if (!actors::replay(*log, actors::replay_cut{}, state, error))
     throw bench_error("replay: " + error);
   f.set("replay_s", seconds_since(t));
+  f.set("replay_cpu_s", cpu_s(CLOCK_THREAD_CPUTIME_ID) - cpu0);
   f.set("hwm_fold_mib", hwm_mib());
   f.set("events", static_cast<double>(state.events));
   f.set("last_seq", static_cast<double>(state.last_seq));
@@ -585,10 +596,12 @@ void start_service(const std::string& dir, uint64_t snapshot_every, figures& f) 
   };
   std::string error;
   auto t0 = steady::now();
+  auto cpu0 = cpu_s(CLOCK_PROCESS_CPUTIME_ID);
   auto svc = actors::service::start(so, error);
   if (!svc)
     throw bench_error("service::start: " + error);
   f.set("start_s", seconds_since(t0));
+  f.set("start_cpu_s", cpu_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0);
   // Asked together, each actor's answer comes once it has worked through what start-up queued
   // for it: the manager (the blasts), the reporting actor, the ingest actor (seeded with every
   // applied provider event id and every sent message).
@@ -714,10 +727,14 @@ void print_table(const std::vector<run_result>& runs, const options& o) {
     {"full replay (actors::replay)", "s", 3, [](auto& r) { return r.full.num("replay_s"); }},
     {"  rate", "ev/s", 0,
      [](auto& r) { return r.full.num("events") / r.full.num("replay_s"); }},
+    {"  CPU time (its thread)", "s", 3, [](auto& r) { return r.full.num("replay_cpu_s"); }},
+    {"  rate by CPU time", "ev/s", 0,
+     [](auto& r) { return r.full.num("events") / r.full.num("replay_cpu_s"); }},
     {"  peak RSS of the fold (VmHWM)", "MiB", 0, [](auto& r) { return r.full.num("hwm_fold_mib"); }},
     {"  open the log", "s", 3, [](auto& r) { return r.full.num("open_s"); }},
     {"start-up, no snapshot: service::start", "s", 3,
      [](auto& r) { return r.nosnap.num("start_s"); }},
+    {"  CPU time (process)", "s", 3, [](auto& r) { return r.nosnap.num("start_cpu_s"); }},
     {"  startup_stats.replay_seconds", "s", 3, [](auto& r) { return r.nosnap.num("replay_s"); }},
     {"  start -> first answers", "s", 3, [](auto& r) { return r.nosnap.num("ready_s"); }},
     {"    get_report answered", "s", 3, [](auto& r) { return r.nosnap.num("report_s"); }},
@@ -734,6 +751,7 @@ void print_table(const std::vector<run_result>& runs, const options& o) {
     {"  load (load_snapshot)", "s", 3, [](auto& r) { return r.load0.num("load_s"); }},
     {"  peak RSS loading it (VmHWM)", "MiB", 0, [](auto& r) { return r.load0.num("hwm_mib"); }},
     {"start-up, snapshot, tail 0: start", "s", 3, [](auto& r) { return r.svc0.num("start_s"); }},
+    {"  CPU time (process)", "s", 3, [](auto& r) { return r.svc0.num("start_cpu_s"); }},
     {"  startup_stats.replay_seconds", "s", 3, [](auto& r) { return r.svc0.num("replay_s"); }},
     {"  start -> first answers", "s", 3, [](auto& r) { return r.svc0.num("ready_s"); }},
     {"    get_report answered", "s", 3, [](auto& r) { return r.svc0.num("report_s"); }},
@@ -748,6 +766,7 @@ void print_table(const std::vector<run_result>& runs, const options& o) {
     {"  of which the tail", "s", 3, [](auto& r) { return r.load_t.num("tail_s"); }},
     {"start-up, snapshot, tail " + t + ": start", "s", 3,
      [](auto& r) { return r.svc_t.num("start_s"); }},
+    {"  CPU time (process)", "s", 3, [](auto& r) { return r.svc_t.num("start_cpu_s"); }},
     {"  startup_stats.replay_seconds", "s", 3, [](auto& r) { return r.svc_t.num("replay_s"); }},
     {"  start -> first answers", "s", 3, [](auto& r) { return r.svc_t.num("ready_s"); }},
     {"    get_report answered", "s", 3, [](auto& r) { return r.svc_t.num("report_s"); }},
@@ -874,10 +893,11 @@ int main(int argc, char** argv) {
     auto& r = runs.emplace_back(run_once(o, gen, log_dir, root));
     std::printf("run %d/%d: replay %.3f s = %.0f ev/s; start-up %.3f s without a snapshot, "
                 "%.3f s from one (tail 0), %.3f s (tail %.0f); snapshot %.1f MiB; snapshot + "
-                "tail equal to the full replay\n",
+                "tail equal to the full replay; load %s\n",
                 i, o.runs, r.full.num("replay_s"), r.full.num("events") / r.full.num("replay_s"),
                 r.nosnap.num("start_s"), r.svc0.num("start_s"), r.svc_t.num("start_s"),
-                r.svc_t.num("events_replayed"), r.full.num("bytes") / 1048576.0);
+                r.svc_t.num("events_replayed"), r.full.num("bytes") / 1048576.0,
+                loadavg().c_str());
   });
   std::error_code ec;
   if (o.keep && o.reuse.empty())
