@@ -15,9 +15,10 @@ const char* const recipients_csv_header =
 
 namespace {
 
-void append_cell(std::string& out, std::string_view v, bool user_text) {
-  // A cell starting like a formula would run in a spreadsheet (CSV injection).
-  bool formula = user_text && !v.empty() &&
+// A free-text cell: quoted when it must be, and defused when it starts like a
+// formula a spreadsheet would run (CSV injection).
+void append_cell(std::string& out, std::string_view v) {
+  bool formula = !v.empty() &&
                  (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' ||
                   v[0] == '\r');
   bool quote = formula || v.find_first_of(",\"\r\n") != std::string_view::npos;
@@ -141,7 +142,7 @@ void append_csv_row(std::string& out, const actors::export_row& row) {
   out += ',';
   out += actors::format_phone(v.phone);
   out += ',';
-  append_cell(out, v.name, true);
+  append_cell(out, v.name);
   out += ',';
   out += actors::to_string(v.state.current);
   out += ',';
@@ -155,9 +156,9 @@ void append_csv_row(std::string& out, const actors::export_row& row) {
   out += ',';
   out += std::to_string(v.attempts);
   out += ',';
-  append_cell(out, row.message_id, true);
+  append_cell(out, row.message_id);
   out += ',';
-  append_cell(out, row.failure, true);
+  append_cell(out, row.failure);
   out += "\r\n";
 }
 
