@@ -301,7 +301,7 @@ void after_commit(self_ptr self, const runtime& rt, const storage::event& e,
       auto* text = o ? o->if_contains("text") : nullptr;
       dispatch.push_back({e.recipient, b.phone(e.recipient),
                           text && text->is_string() ? std::string(text->get_string()) : "",
-                          b.attempts(e.recipient)});
+                          b.attempts(e.recipient), std::string(b.vars_json(e.recipient))});
       break;
     }
     case event_type::send_succeeded:

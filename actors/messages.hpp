@@ -68,7 +68,9 @@ struct resend_msg { uint64_t blast; std::vector<send_state> states; callback<uin
 struct status_changed_msg { uint64_t blast; blast_status status; };
 
 // The sending pipeline: blast actor → transport actor → blast actor.
-struct send_item { uint32_t recipient; uint64_t phone; std::string text; uint32_t attempt; };
+// `vars` travels with the text so that a plugin can fill per-recipient fields (ABI 1.2).
+struct send_item { uint32_t recipient; uint64_t phone; std::string text; uint32_t attempt;
+                   std::string vars; };
 struct send_batch_msg { caf::actor reply_to; uint64_t blast; std::vector<send_item> items; };
 struct send_outcome { uint32_t recipient; uint32_t attempt; plugins::send_result result;
                       int64_t time_ms; };

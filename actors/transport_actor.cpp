@@ -101,7 +101,7 @@ void dispatch(self_ptr self) {
     st.workers->post([me, inst = st.instance, batch = std::move(batch), dest]() mutable {
       for (auto& j : batch) {
         auto key = "b" + std::to_string(j.blast) + "-r" + std::to_string(j.item.recipient);
-        auto r = inst->send(format_phone(j.item.phone), j.item.text, key);
+        auto r = inst->send(format_phone(j.item.phone), j.item.text, key, j.item.vars);
         // Each outcome goes out as soon as it is known: held back behind a
         // slower send, a crash would turn a known success into `unknown`.
         std::vector<send_outcome> one{{j.item.recipient, j.item.attempt, std::move(r), now_ms()}};

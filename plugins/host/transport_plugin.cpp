@@ -498,7 +498,7 @@ bool transport_instance::can(uint32_t capability) const {
 }
 
 send_result transport_instance::send(const std::string& to, const std::string& text,
-                                     const std::string& idempotency_key) {
+                                     const std::string& idempotency_key, std::string_view vars) {
   send_result r;
   if (!can(BLAST_CAP_SEND)) {
     // send_error has no "unsupported": a transport that cannot send is a
@@ -512,6 +512,7 @@ send_result transport_instance::send(const std::string& to, const std::string& t
   req.to = borrow(to);
   req.text = borrow(text);
   req.idempotency_key = borrow(idempotency_key);
+  req.vars = blast_str{vars.data(), vars.size()};
   send_sink_state sink;
   int64_t retry_after = 0;
   char err[err_buf_len] = {};

@@ -105,9 +105,10 @@ public:
 
   // A plugin without BLAST_CAP_SEND is not called: send_error::invalid (a
   // configuration error, not worth a retry). BLAST_OK without a message id from
-  // the plugin is send_error::internal.
+  // the plugin is send_error::internal. `vars` is the recipient's vars object as JSON text
+  // (ABI 1.2), or empty.
   send_result send(const std::string& to, const std::string& text,
-                   const std::string& idempotency_key);
+                   const std::string& idempotency_key, std::string_view vars = {});
   // Both append the observations to `out`; on an error `out` is left as it was.
   // Without the capability: BLAST_E_UNSUPPORTED, and the plugin is not called.
   call_status query_status(const std::string& message_id, const std::string& document,

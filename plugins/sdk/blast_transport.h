@@ -1,4 +1,4 @@
-/* blast_transport.h — the blastd transport plugin ABI, version 1.1.
+/* blast_transport.h — the blastd transport plugin ABI, version 1.2.
  *
  * A transport plugin is a shared library exporting one symbol,
  * blast_transport_entry, with plain C types only. This header is all a plugin
@@ -39,8 +39,10 @@ extern "C" {
 
 #define BLAST_TRANSPORT_ABI_MAJOR 1u
 /* Minor versions: 0 = the first table; 1 = answer_webhook appended (and
- * BLAST_CAP_WEBHOOK_ANSWER), so a plugin can answer a webhook request itself. */
-#define BLAST_TRANSPORT_ABI_MINOR 1u
+ * BLAST_CAP_WEBHOOK_ANSWER), so a plugin can answer a webhook request itself;
+ * 2 = blast_send_request.vars appended, so a plugin can fill per-recipient
+ * fields (template parameters) from the recipient's own data. */
+#define BLAST_TRANSPORT_ABI_MINOR 2u
 #define BLAST_TRANSPORT_ABI_VERSION ((BLAST_TRANSPORT_ABI_MAJOR << 16) | BLAST_TRANSPORT_ABI_MINOR)
 #define BLAST_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 
@@ -114,11 +116,19 @@ typedef struct blast_host_v1 {
 typedef struct blast_instance blast_instance; /* a plugin's own instance type */
 
 typedef struct blast_send_request {
-  uint32_t struct_size;
+  uint32_t struct_size;      /* sizeof(blast_send_request) as the host knows it */
   blast_str to;              /* E.164 digits without '+' */
   blast_str text;            /* the rendered message */
   blast_str idempotency_key; /* stable per recipient and blast: "b<blast>-r<recipient>" */
+  /* ---- since ABI 1.2: read only when BLAST_SEND_REQUEST_HAS_VARS(req) ---- */
+  blast_str vars;            /* the recipient's vars as submitted: a JSON object's text,
+                                e.g. {"first":"Ana","code":"X12"}; empty when it has none */
 } blast_send_request;
+
+/* A 1.0/1.1 host passes a shorter request: a plugin reads `vars` only when the
+ * request it was given is long enough to hold it. */
+#define BLAST_SEND_REQUEST_HAS_VARS(req)                                                \
+  ((req)->struct_size >= offsetof(blast_send_request, vars) + sizeof(blast_str))
 
 /* Receives a send's success: the provider's message id and its exact response
  * document (JSON text, kept byte for byte by the host). */

@@ -112,6 +112,12 @@ T* guarded_ptr(char* err, size_t err_len, F&& f) noexcept {
   return nullptr;
 }
 
+// The recipient's vars (a JSON object's text) from a send request, or empty when the host
+// is older than ABI 1.2 or the recipient has none.
+inline std::string_view send_vars(const blast_send_request& req) {
+  return BLAST_SEND_REQUEST_HAS_VARS(&req) ? view(req.vars) : std::string_view{};
+}
+
 // A zeroed observation with its struct_size set; fill its strings with str().
 inline blast_observation make_observation() {
   blast_observation o{};

@@ -185,11 +185,26 @@ config parse_config(std::string_view text) {
 
 // ---- sending ---------------------------------------------------------------------------------
 
-// Template parameters come from the recipient: blastd renders the blast's message with the
-// recipient's vars ("{{vars.name}}|{{vars.code}}"), and its fields, split on the separator,
-// fill {{1}}, {{2}}, ... in the configured components; {{text}} is the whole rendered message.
-std::string substitute(std::string_view s, const std::vector<std::string_view>& fields,
-                       std::string_view whole) {
+// Template parameters come from the recipient. Since ABI 1.2 the host hands over the
+// recipient's vars, so a component's string may say {{vars.first}}; {{1}}, {{2}}, ... are the
+// fields of the rendered message split on the separator (how a 1.1 host could carry vars:
+// "message": "{{vars.first}}|{{vars.code}}"), and {{text}} is the whole rendered message.
+struct template_values {
+  std::vector<std::string_view> fields;
+  std::string_view whole;
+  const json::object* vars = nullptr; // the recipient's vars, when the host gave any
+};
+
+// A var's text: strings as they are, numbers and booleans as JSON writes them.
+std::string var_text(const json::value& v) {
+  if (const json::string* s = v.if_string())
+    return std::string(s->data(), s->size());
+  if (v.is_null() || v.is_object() || v.is_array())
+    return {};
+  return json::serialize(v);
+}
+
+std::string substitute(std::string_view s, const template_values& in) {
   std::string out;
   size_t i = 0;
   while (i < s.size()) {
@@ -201,57 +216,77 @@ std::string substitute(std::string_view s, const std::vector<std::string_view>& 
     }
     out.append(s.substr(i, open - i));
     std::string_view key = s.substr(open + 2, close - open - 2);
-    if (key == "text")
-      out.append(whole);
-    else if (all_digits(key) && key.size() < 4 && std::stoul(std::string(key)) >= 1 &&
-             std::stoul(std::string(key)) <= fields.size())
-      out.append(fields[std::stoul(std::string(key)) - 1]);
-    else
+    if (key == "text") {
+      out.append(in.whole);
+    } else if (key.substr(0, 5) == "vars.") {
+      std::string_view name = key.substr(5);
+      const json::value* v =
+          in.vars ? in.vars->if_contains(json::string_view(name.data(), name.size())) : nullptr;
+      std::string text = v ? var_text(*v) : std::string();
+      if (text.empty()) // Meta refuses an empty parameter (132000): say which var is missing
+        throw config_error{"template placeholder {{" + std::string(key) +
+                           "}} has no value: the recipient has no var \"" + std::string(name) +
+                           "\""};
+      out.append(text);
+    } else if (all_digits(key) && key.size() < 4 && std::stoul(std::string(key)) >= 1 &&
+               std::stoul(std::string(key)) <= in.fields.size()) {
+      out.append(in.fields[std::stoul(std::string(key)) - 1]);
+    } else {
       throw config_error{"template placeholder {{" + std::string(key) +
-                         "}} has no value: the message has " + std::to_string(fields.size()) +
+                         "}} has no value: the message has " + std::to_string(in.fields.size()) +
                          " field(s)"};
+    }
     i = close + 2;
   }
   return out;
 }
 
-json::value substitute_all(const json::value& v, const std::vector<std::string_view>& fields,
-                           std::string_view whole) {
+json::value substitute_all(const json::value& v, const template_values& in) {
   if (const json::string* s = v.if_string())
-    return json::string(substitute(std::string_view(s->data(), s->size()), fields, whole));
+    return json::string(substitute(std::string_view(s->data(), s->size()), in));
   if (const json::array* a = v.if_array()) {
     json::array out;
     for (const auto& x : *a)
-      out.push_back(substitute_all(x, fields, whole));
+      out.push_back(substitute_all(x, in));
     return out;
   }
   if (const json::object* o = v.if_object()) {
     json::object out;
     for (const auto& kv : *o)
-      out[kv.key()] = substitute_all(kv.value(), fields, whole);
+      out[kv.key()] = substitute_all(kv.value(), in);
     return out;
   }
   return v;
 }
 
-std::string message_body(const config& c, const std::string& to, std::string_view text) {
+std::string message_body(const config& c, const std::string& to, std::string_view text,
+                         std::string_view vars_json) {
   json::object m{{"messaging_product", "whatsapp"}, {"recipient_type", "individual"}, {"to", to}};
   if (!c.template_mode) {
     m["type"] = "text";
     m["text"] = json::object{{"preview_url", c.preview_url}, {"body", text}};
     return json::serialize(m);
   }
-  std::vector<std::string_view> fields;
+  template_values in;
+  in.whole = text;
   for (size_t at = 0;;) {
     size_t next = text.find(c.separator, at);
-    fields.push_back(text.substr(at, next == std::string_view::npos ? next : next - at));
+    in.fields.push_back(text.substr(at, next == std::string_view::npos ? next : next - at));
     if (next == std::string_view::npos)
       break;
     at = next + c.separator.size();
   }
+  json::value vars;
+  if (!vars_json.empty()) {
+    json::error_code ec;
+    vars = json::parse(json::string_view(vars_json.data(), vars_json.size()), ec);
+    if (ec || !vars.is_object())
+      throw config_error{"the recipient's vars are not a JSON object"};
+    in.vars = &vars.get_object();
+  }
   json::object t{{"name", c.template_name}, {"language", json::object{{"code", c.template_language}}}};
   if (!c.template_components.empty())
-    t["components"] = substitute_all(c.template_components, fields, text);
+    t["components"] = substitute_all(c.template_components, in);
   m["type"] = "template";
   m["template"] = std::move(t);
   return json::serialize(m);
@@ -487,7 +522,7 @@ int wa_send(blast_instance* inst, const blast_send_request* req, blast_send_sink
     }
     std::string body;
     try {
-      body = message_body(inst->cfg, to, view(req->text));
+      body = message_body(inst->cfg, to, view(req->text), blast_sdk::send_vars(*req));
     } catch (const config_error& e) {
       write_error(err, err_len, "whatsapp-cloud: " + e.message);
       return BLAST_E_INVALID;

@@ -11,6 +11,7 @@
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
+#include <dlfcn.h>
 #include <mutex>
 #include <optional>
 #include <ostream>
@@ -81,7 +82,7 @@ const char* ok_answer =
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(declares_abi_1_1_and_the_answer_capability) {
+BOOST_AUTO_TEST_CASE(declares_the_current_abi_and_the_answer_capability) {
   auto lib = load_plugin();
   BOOST_TEST(lib->info().name == "whatsapp-cloud");
   BOOST_TEST((lib->info().abi_version & 0xffffu) == BLAST_TRANSPORT_ABI_MINOR);
@@ -150,6 +151,64 @@ BOOST_AUTO_TEST_CASE(template_send_fills_parameters_from_the_rendered_message) {
   auto bad = inst->send("60123", "Ana", "b1-r2");
   BOOST_TEST(bad.error == send_error::invalid);
   BOOST_TEST(bad.message.find("{{2}}") != std::string::npos, bad.message);
+}
+
+// ABI 1.2: the recipient's vars fill {{vars.<key>}} directly (numbers as JSON writes them);
+// a var the recipient lacks is the blast's mistake, named in the error; a request from a 1.1
+// host (shorter, no vars) is served without reading past its end.
+BOOST_AUTO_TEST_CASE(template_send_fills_parameters_from_the_recipients_vars) {
+  fake_graph g;
+  g.answer(200, ok_answer);
+  auto lib = load_plugin();
+  auto cfg = base_config(g.base_url());
+  cfg["messageType"] = "template";
+  cfg["template"] = json::parse(R"({"name":"promo_2","language":"en_US","components":[
+      {"type":"header","parameters":[{"type":"text","text":"{{vars.first}}"}]},
+      {"type":"body","parameters":[{"type":"text","text":"{{vars.code}}"},
+                                   {"type":"text","text":"{{vars.points}} pts, {{text}}"}]}]})");
+  auto inst = create(*lib, cfg);
+  auto r = inst->send("60123", "Hi Ana", "b1-r1", R"({"first":"Ana","code":"X12","points":250})");
+  BOOST_TEST_REQUIRE(r.error == send_error::none, r.message);
+  auto components = json::parse(g.last().body).at("template").at("components").as_array();
+  BOOST_TEST(components.at(0).at("parameters").at(0).at("text").as_string() == "Ana");
+  BOOST_TEST(components.at(1).at("parameters").at(0).at("text").as_string() == "X12");
+  BOOST_TEST(components.at(1).at("parameters").at(1).at("text").as_string() ==
+             "250 pts, Hi Ana");
+
+  auto missing = inst->send("60123", "Hi Bo", "b1-r2", R"({"first":"Bo","points":1})");
+  BOOST_TEST(missing.error == send_error::invalid);
+  BOOST_TEST(missing.message.find("\"code\"") != std::string::npos, missing.message);
+  auto none = inst->send("60123", "Hi Cy", "b1-r3");
+  BOOST_TEST(none.error == send_error::invalid);
+
+  // The same call as a 1.1 host makes it: struct_size stops before `vars`, whose bytes here
+  // are garbage that must not be read.
+  void* so = dlopen(WA_PLUGIN, RTLD_NOW | RTLD_NOLOAD); // the library `lib` holds
+  BOOST_TEST_REQUIRE(so != nullptr);
+  auto entry = reinterpret_cast<blast_transport_entry_fn>(dlsym(so, BLAST_TRANSPORT_ENTRY_SYMBOL));
+  static blast_host_v1 host{}; // the plugin keeps the pointer until it is next loaded
+  host.abi_version = (1u << 16) | 1u;
+  host.struct_size = sizeof host;
+  const blast_transport_v1* t = entry(&host);
+  BOOST_TEST_REQUIRE(t != nullptr);
+  char err[256] = {};
+  std::string to = "60123", text = "x", key = "b1-r4";
+  blast_send_request old{};
+  old.struct_size = offsetof(blast_send_request, vars);
+  old.to = {to.data(), to.size()};
+  old.text = {text.data(), text.size()};
+  old.idempotency_key = {key.data(), key.size()};
+  old.vars = {reinterpret_cast<const char*>(uintptr_t{1}), size_t{1} << 40};
+  auto* raw = t->create(json::serialize(cfg).data(), json::serialize(cfg).size(), nullptr, err,
+                        sizeof err);
+  BOOST_TEST_REQUIRE(raw != nullptr, err);
+  int64_t retry = 0;
+  int code = t->send(raw, &old, [](void*, blast_str, blast_str) {}, nullptr, &retry, err,
+                     sizeof err);
+  BOOST_TEST(code == BLAST_E_INVALID); // {{vars.first}} has no value: no vars from this host
+  BOOST_TEST(std::string(err).find("vars.first") != std::string::npos, err);
+  t->destroy(raw);
+  dlclose(so);
 }
 
 // Each Graph error class, with its code kept in the message (it ends up in the event).
