@@ -38,7 +38,8 @@ struct rig {
   std::unique_ptr<test::blastd_process> blastd;
   std::unique_ptr<tools::http_client> api;
 
-  explicit rig(tools::wacloud_sim::cloud_options o) {
+  // `transport_extra`: more keys for the transport's config object (", \"k\": v ...").
+  explicit rig(tools::wacloud_sim::cloud_options o, const std::string& transport_extra = "") {
     uint16_t blastd_port = test::free_port();
     o.access_token = "T0k";
     o.app_secret = "s3cret";
@@ -48,7 +49,8 @@ struct rig {
     std::ofstream(cfg) << R"({"defaultTransport": "wa", "transports": {"wa": {
       "plugin": "whatsapp_cloud", "baseUrl": "http://127.0.0.1:)"
                        << sim->port() << R"(", "phoneNumberId": "1000", "accessToken": "T0k",
-      "appSecret": "s3cret", "verifyToken": "vt-42", "retryBaseMs": 20, "maxAttempts": 2}}})";
+      "appSecret": "s3cret", "verifyToken": "vt-42", "retryBaseMs": 20, "maxAttempts": 2)"
+                       << transport_extra << "}}}";
     blastd = std::make_unique<test::blastd_process>(
         BLASTD_PATH, dir.path() + "/data", dir.path() + "/blastd.log",
         std::vector<std::string>{"--config", cfg, "--plugin-dir", PLUGIN_DIR, "--listen",
@@ -60,6 +62,11 @@ struct rig {
     json::array rs;
     for (int i = 0; i < n; ++i)
       rs.push_back(json::object{{"phoneNumber", number(i)}, {"name", "C" + std::to_string(i)}});
+    return create(std::move(rs));
+  }
+
+  // Submits the recipients and waits until every send has an outcome.
+  int create(json::array rs) {
     auto b = ok_json(api->post("/api/blasts", json::serialize(json::object{
                                                   {"message", "Hi {{name}}"}, {"recipients", rs}})),
                      201);
@@ -170,6 +177,66 @@ BOOST_AUTO_TEST_CASE(batched_shuffled_duplicated_statuses_reach_the_planned_funn
       BOOST_TEST(row.at("reached").as_int64() == delivered_or_later, row);
   auto unmatched = ok_json(r.api->get("/api/unmatched?olderThan=0s"), 200);
   BOOST_TEST(unmatched.at("items").as_array().empty(), unmatched);
+}
+
+// A template blast whose parameters come from each recipient's vars (ABI 1.2), through a rate
+// limit that passes (Retry-After honoured; it does not use up the recipient's attempts: three
+// attempts with maxAttempts 2), a throughput error that passes within maxAttempts, and a
+// recipient without the var the template needs (invalid, named, never sent).
+BOOST_AUTO_TEST_CASE(template_parameters_from_vars_and_limits_that_pass) {
+  tools::wacloud_sim::cloud_options o;
+  o.keep_bodies = true;
+  o.transient_errors = {{number(1), {80007, 2}}, {number(2), {130429, 1}}};
+  rig r(o, R"(, "messageType": "template", "template": {"name": "promo", "language": "en",
+      "components": [{"type": "body", "parameters": [{"type": "text", "text": "{{vars.first}}"},
+                                                    {"type": "text", "text": "{{vars.code}}"}]}]})");
+  json::array rs;
+  for (int i = 0; i < 5; ++i) {
+    json::object vars{{"first", "F" + std::to_string(i)}};
+    if (i != 3)
+      vars["code"] = "K" + std::to_string(i);
+    rs.push_back(json::object{{"phoneNumber", number(i)}, {"vars", vars}});
+  }
+  int blast = r.create(std::move(rs));
+
+  for (int i : {0, 1, 2, 4}) {
+    auto d = r.recipient(blast, i + 1);
+    BOOST_TEST(d.at("sendStatus").as_string() == "sent", d);
+    auto sent = json::parse(r.sim->last_send_body(number(i)));
+    BOOST_TEST(sent.at("type").as_string() == "template");
+    auto params = sent.at("template").at("components").at(0).at("parameters").as_array();
+    BOOST_TEST(params.at(0).at("text").as_string() == "F" + std::to_string(i));
+    BOOST_TEST(params.at(1).at("text").as_string() == "K" + std::to_string(i));
+  }
+  auto limited = r.recipient(blast, 2);
+  BOOST_TEST(limited.at("attempts").as_int64() == 3);
+  int rate_limited = 0;
+  for (auto& e : limited.at("events").as_array())
+    if (e.at("payload").as_object().if_contains("kind")) {
+      BOOST_TEST(e.at("payload").at("kind").as_string() == "rate_limited", e);
+      BOOST_TEST(e.at("payload").at("retryAfterMs").as_int64() == 1000, e);
+      BOOST_TEST(std::string(e.at("payload").at("error").as_string()).find("80007") !=
+                     std::string::npos,
+                 e);
+      ++rate_limited;
+    }
+  BOOST_TEST(rate_limited == 2);
+  auto throttled = r.recipient(blast, 3);
+  BOOST_TEST(throttled.at("attempts").as_int64() == 2);
+  int succeeded = 0;
+  for (auto& e : throttled.at("events").as_array())
+    succeeded += e.at("type") == "send_succeeded";
+  BOOST_TEST(succeeded == 1, throttled);
+
+  auto no_code = r.recipient(blast, 4);
+  BOOST_TEST(no_code.at("sendStatus").as_string() == "failed", no_code);
+  BOOST_TEST(no_code.at("attempts").as_int64() == 1);
+  auto& last = no_code.at("events").as_array().back();
+  BOOST_TEST(last.at("payload").at("kind").as_string() == "invalid", last);
+  BOOST_TEST(std::string(last.at("payload").at("error").as_string()).find("vars.code") !=
+                 std::string::npos,
+             last);
+  BOOST_TEST(r.sim->last_send_body(number(3)).empty()); // never reached the API
 }
 
 BOOST_AUTO_TEST_CASE(handshake_and_signatures_at_the_webhook_endpoint) {

@@ -94,6 +94,8 @@ struct cloud_api::impl {
   std::condition_variable wake;
   std::vector<event> queue;         // not yet batched
   std::map<std::string, uint64_t> sends_per_number;
+  std::map<std::string, unsigned> transient_seen; // number -> transient errors answered
+  std::map<std::string, std::string> bodies;      // number -> last send body (keep_bodies)
   std::map<std::string, std::string> finals; // wamid -> planned final stage
   cloud_stats counts;
   std::mt19937_64 shuffle_rng{42};
@@ -238,6 +240,12 @@ std::string cloud_api::planned_stage(const std::string& wamid) const {
   return it == impl_->finals.end() ? std::string() : it->second;
 }
 
+std::string cloud_api::last_send_body(const std::string& number) const {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->bodies.find(number);
+  return it == impl_->bodies.end() ? std::string() : it->second;
+}
+
 void cloud_api::flush() {
   std::lock_guard lock(impl_->mu);
   impl_->flush_now = true;
@@ -293,6 +301,19 @@ response cloud_api::impl::handle(const request& req) {
     return graph_error(http_status_of(it->second), it->second,
                        "Simulated error " + std::to_string(it->second));
   }
+  if (auto it = o.transient_errors.find(to);
+      it != o.transient_errors.end() && transient_seen[to] < it->second.second) {
+    ++transient_seen[to];
+    ++counts.refused;
+    int code = it->second.first;
+    response r = graph_error(http_status_of(code), code,
+                             "Simulated passing error " + std::to_string(code));
+    if (code == 4 || code == 80007 || code == 131048)
+      r.headers.emplace_back("Retry-After", "1");
+    return r;
+  }
+  if (o.keep_bodies)
+    bodies[to] = req.body;
   uint64_t nth = sends_per_number[to]++;
   char id[64];
   std::snprintf(id, sizeof id, "wamid.SIM%016llX%04llX",

@@ -38,6 +38,10 @@ struct cloud_options {
   double read_without_delivered_rate = 0; // read messages whose delivered never comes
   std::set<std::string> fail_numbers;     // accepted, then status failed (131026)
   std::map<std::string, int> error_numbers; // number -> Graph error code the send answers
+  // number -> {Graph error code, how many sends to it get that error before one is accepted}:
+  // a throughput or rate limit that passes. Rate limits (4, 80007, 131048) carry Retry-After: 1.
+  std::map<std::string, std::pair<int, unsigned>> transient_errors;
+  bool keep_bodies = false; // keep each number's last send body (last_send_body)
   unsigned webhook_tries = 3;
 };
 
@@ -64,6 +68,8 @@ public:
   // The stage a message's plan ends at ("sent", "delivered", "read", "replied", "failed"), or
   // "" for an id the API never gave; a test's expectation for blastd's funnel.
   std::string planned_stage(const std::string& wamid) const;
+  // The body of the last send to `number` (with keep_bodies), or "".
+  std::string last_send_body(const std::string& number) const;
   // Every event due so far goes out now, in batches (tests and benchmarks).
   void flush();
   void stop();
