@@ -147,6 +147,7 @@ bool session::authorize() {
   version_ = head.version();
   head_request_ = head.method() == bhttp::verb::head;
   log_prefix_ = std::string(head.method_string()) + " " + std::string(head.target());
+  linger_ = true;
   write(std::move(*a.denial), false, true);
   return false;
 }
@@ -278,9 +279,29 @@ void session::pump_after(std::shared_ptr<body_source> src, bool keep_alive,
 
 void session::close() {
   beast::error_code ec;
+  if (linger_) {
+    // The client may still be sending the body we refused: closing now, with
+    // its bytes unread, would reset the connection and could destroy the
+    // answer before the client reads it. Half-close, then read and drop what
+    // comes (bounded by the body limit and the read timeout), as servers do.
+    linger_ = false;
+    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    return drain(0);
+  }
   timer_.cancel();
   stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
   stream_.close();
+}
+
+void session::drain(size_t drained) {
+  auto scratch = std::make_shared<std::array<char, 64 << 10>>();
+  stream_.expires_after(std::chrono::seconds(opts_.read_timeout_seconds));
+  stream_.async_read_some(net::buffer(*scratch), [self = shared_from_this(), scratch,
+                                                  drained](beast::error_code ec, std::size_t n) {
+    if (ec || drained + n > self->opts_.body_limit)
+      return self->close();
+    self->drain(drained + n);
+  });
 }
 
 } // namespace blast::engine::http

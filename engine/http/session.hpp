@@ -3,6 +3,7 @@
 // keeps the connection alive as the client asks. Private to engine/http.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -38,6 +39,7 @@ private:
                   std::chrono::milliseconds wait);
   void log_answer(unsigned status, const std::string& size);
   void close();
+  void drain(size_t drained);  // reads and drops what the client still sends, then closes
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
@@ -51,6 +53,7 @@ private:
   std::string log_prefix_;  // "METHOD target", for the request log line
   std::string key_name_;    // the API key's name, for the log line
   std::optional<response> denied_;  // refused at the headers, answered once the body is read
+  bool linger_ = false;  // refused with the body unread: drain it before closing
   std::chrono::steady_clock::time_point started_;
 };
 
