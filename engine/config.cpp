@@ -1,6 +1,9 @@
 // Configuration loading: defaults < JSON file < command-line flags.
 #include "engine/config.hpp"
 
+#include <arpa/inet.h>
+
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -33,6 +36,19 @@ bool parse_listen(const std::string& text, std::string& host, uint16_t& port) {
   host = h.empty() ? "0.0.0.0" : h;
   port = static_cast<uint16_t>(p);
   return true;
+}
+
+bool is_loopback(const std::string& host) {
+  if (host == "localhost")
+    return true;
+  unsigned char a[16];
+  if (inet_pton(AF_INET, host.c_str(), a) == 1)
+    return a[0] == 127;
+  if (inet_pton(AF_INET6, host.c_str(), a) != 1)
+    return false;  // a name other than localhost: it may resolve to anything
+  static const unsigned char loop6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::memcmp(a, loop6, 16) == 0 || (std::memcmp(a, mapped, 12) == 0 && a[12] == 127);
 }
 
 actors::transport_options default_sim() {
@@ -117,18 +133,29 @@ bool parse_transport(const std::string& name, const std::string& text,
 
 namespace {
 
-bool apply_file(const std::string& path, config& c, std::string& error) {
+bool read_json(const std::string& path, const char* what, json::value& v, std::string& error) {
   std::ifstream in(path);
   if (!in) {
-    error = "cannot read config file '" + path + "'";
+    error = std::string("cannot read ") + what + " '" + path + "'";
     return false;
   }
   std::stringstream ss;
   ss << in.rdbuf();
   json::error_code ec;
-  auto v = json::parse(ss.str(), ec);
-  if (ec || !v.is_object()) {
-    error = "config file '" + path + "' is not a JSON object" + (ec ? ": " + ec.message() : "");
+  v = json::parse(ss.str(), ec);
+  if (ec) {
+    error = std::string(what) + " '" + path + "' is not JSON: " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+bool apply_file(const std::string& path, config& c, std::string& error) {
+  json::value v;
+  if (!read_json(path, "config file", v, error))
+    return false;
+  if (!v.is_object()) {
+    error = "config file '" + path + "' is not a JSON object";
     return false;
   }
   auto& o = v.get_object();
@@ -183,6 +210,22 @@ bool apply_file(const std::string& path, config& c, std::string& error) {
     }
     c.snapshot_every_events = static_cast<uint64_t>(*n);
   }
+  for (auto [key, dst] : {std::pair<const char*, bool*>{"metricsRequireKey", &c.metrics_require_key},
+                          {"allowUnauthenticated", &c.allow_unauthenticated}}) {
+    if (auto* x = o.if_contains(key)) {
+      if (!x->is_bool()) {
+        error = std::string("config: '") + key + "' must be true or false";
+        return false;
+      }
+      *dst = x->get_bool();
+    }
+  }
+  if (auto* keys = o.if_contains("apiKeys")) {
+    if (!http::parse_api_keys(*keys, c.api_keys, error)) {
+      error = "config: " + error;
+      return false;
+    }
+  }
   if (auto* ts = o.if_contains("transports")) {
     if (!ts->is_object()) {
       error = "config: 'transports' must be an object of named transport instances";
@@ -207,7 +250,8 @@ bool apply_file(const std::string& path, config& c, std::string& error) {
 
 config_result load_config(int argc, char** argv, config& out) {
   po::options_description desc("blastd — marketing blasts tracked through the funnel\n\nOptions");
-  std::string config_file, listen, data_dir, level, plugin_dir, default_transport;
+  std::string config_file, listen, data_dir, level, plugin_dir, default_transport, keys_file;
+  bool allow_unauthenticated = false;
   desc.add_options()
     ("help,h", "show this help")
     ("version", "print the version")
@@ -224,7 +268,12 @@ config_result load_config(int argc, char** argv, config& out) {
     ("actor-threads", po::value(&out.actor_threads), "actor scheduler threads (default 2)")
     ("snapshot-every", po::value(&out.snapshot_every_events),
      "write a state snapshot each time the log grows by N events, so that start-up "
-     "replays only the tail (default 1000000; 0 = never)");
+     "replays only the tail (default 1000000; 0 = never)")
+    ("api-keys-file", po::value(&keys_file),
+     "JSON file holding the API keys (the array the config's \"apiKeys\" takes); replaces "
+     "them. Keys are never taken on the command line, where `ps` would show them")
+    ("allow-unauthenticated", po::bool_switch(&allow_unauthenticated),
+     "run without API keys on a non-loopback address: /api/* open to the network");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -265,6 +314,25 @@ config_result load_config(int argc, char** argv, config& out) {
   }
   if (!level.empty() && !parse_log_level(level, out.level)) {
     std::cerr << "blastd: --log-level must be error, warn, info or debug\n";
+    return config_result::exit_error;
+  }
+  if (!keys_file.empty()) {
+    json::value v;
+    if (!read_json(keys_file, "API keys file", v, error) ||
+        !http::parse_api_keys(v, out.api_keys, error)) {
+      std::cerr << "blastd: --api-keys-file: " << error << "\n";
+      return config_result::exit_error;
+    }
+  }
+  if (allow_unauthenticated)
+    out.allow_unauthenticated = true;
+  // Creating blasts messages real people: an API open to the network is
+  // something an operator must ask for, not get by omission.
+  if (out.api_keys.empty() && !out.allow_unauthenticated && !is_loopback(out.listen_address)) {
+    std::cerr << "blastd: no API keys configured and " << out.listen_address
+              << " is not a loopback address: anyone who can reach it could create blasts. "
+                 "Configure \"apiKeys\" (README: Security), or listen on 127.0.0.1, or pass "
+                 "--allow-unauthenticated to run open anyway\n";
     return config_result::exit_error;
   }
   return config_result::run;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "actors/service.hpp"
+#include "engine/http/auth.hpp"
 #include "engine/log.hpp"
 
 namespace blast::engine {
@@ -39,6 +40,12 @@ struct config {
   int64_t unmatched_after_ms = 60'000;  // GET /api/unmatched default age
   uint64_t snapshot_every_events = 1'000'000;  // see actors::service_options
   size_t demo_recipients = 0;  // --demo N: submit a demo blast on a fresh data folder
+  // "apiKeys" (or --api-keys-file): who may call /api/*. None: blastd runs
+  // open, which load_config allows only on a loopback address unless
+  // allow_unauthenticated ("allowUnauthenticated", --allow-unauthenticated).
+  std::vector<http::api_key> api_keys;
+  bool metrics_require_key = false;  // "metricsRequireKey": /metrics needs a read key
+  bool allow_unauthenticated = false;
 };
 
 enum class config_result { run, exit_ok, exit_error };
@@ -49,5 +56,9 @@ config_result load_config(int argc, char** argv, config& out);
 
 // Parses "host:port" (IPv6 as "[::1]:8080").
 bool parse_listen(const std::string& text, std::string& host, uint16_t& port);
+
+// True for an address only this machine can reach: 127.0.0.0/8, ::1, an
+// IPv4-mapped 127.x, "localhost". Anything else (0.0.0.0 and :: included) is not.
+bool is_loopback(const std::string& host);
 
 } // namespace blast::engine

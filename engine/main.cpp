@@ -98,6 +98,9 @@ int main(int argc, char** argv) {
   ho.port = cfg.listen_port;
   ho.threads = cfg.io_threads;
   ho.body_limit = cfg.body_limit;
+  size_t key_count = cfg.api_keys.size();
+  ho.keys = std::make_shared<const engine::http::api_keys>(std::move(cfg.api_keys),
+                                                          cfg.metrics_require_key);
   std::unique_ptr<engine::http::server> server;
   try {
     server = std::make_unique<engine::http::server>(router, ho);
@@ -107,6 +110,22 @@ int main(int argc, char** argv) {
   }
   std::string base = "http://" + cfg.listen_address + ":" + std::to_string(server->port());
   engine::log(engine::log_level::info, "blastd listening on " + base);
+  // load_config refused a non-loopback address without keys unless allowed.
+  std::string reach = (cfg.listen_address.find(':') != std::string::npos
+                         ? "[" + cfg.listen_address + "]" : cfg.listen_address) +
+                      ":" + std::to_string(server->port());
+  if (key_count > 0)
+    engine::log(engine::log_level::info,
+                std::to_string(key_count) + " API key(s) guard /api/*" +
+                  (cfg.metrics_require_key ? " and /metrics" : ""));
+  else if (engine::is_loopback(cfg.listen_address))
+    engine::log(engine::log_level::warn,
+                "no API keys configured: /api/* is open to anyone who can reach " + reach +
+                  " (fine on this machine; configure \"apiKeys\" before listening elsewhere)");
+  else  // at error level: shown whatever --log-level says
+    engine::log(engine::log_level::error,
+                "!!! no API keys configured and allowUnauthenticated is set: /api/* (creating "
+                "blasts, manual updates) is open to ANYONE who can reach " + reach + " !!!");
   std::cout << "blastd listening on " << base << "\n"
             << "try:  curl -s -X POST " << base << "/api/blasts -H 'Content-Type: application/json' "
             << "-d '{\"message\":\"Hello {{name}}\",\"recipients\":[\"60123456789\",\"60198765432\"]}'\n"

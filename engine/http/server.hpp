@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "engine/http/auth.hpp"
 #include "engine/http/router.hpp"
 
 namespace blast::engine::http {
@@ -19,6 +20,10 @@ struct server_options {
   size_t body_limit = 256ull << 20;  // admits a 1M-recipient blast with names and vars
   size_t header_limit = 16 << 10;
   unsigned read_timeout_seconds = 30;
+  // Checked on each request's headers, before its body is read, so that a
+  // caller without a key cannot make blastd take in a 256 MiB body. Null or
+  // empty: every request is let through (see the loopback rule in main).
+  std::shared_ptr<const api_keys> keys;
 };
 
 class server {

@@ -18,6 +18,7 @@ namespace blast::engine::http {
 namespace {
 constexpr size_t large_body = 8u << 20;
 constexpr size_t big_read_buffer = 256u << 10;
+constexpr size_t max_refused_body = 64u << 10;  // read and dropped after a 401/403
 } // namespace
 
 session::session(net::ip::tcp::socket&& socket, router& r, const server_options& opts)
@@ -28,6 +29,8 @@ void session::run() {
 }
 
 void session::read() {
+  key_name_.clear();
+  denied_.reset();
   parser_.emplace();
   parser_->body_limit(opts_.body_limit);
   parser_->header_limit(static_cast<uint32_t>(opts_.header_limit));
@@ -41,6 +44,8 @@ void session::read() {
 void session::on_header(beast::error_code ec) {
   if (ec)
     return on_read(ec);
+  if (opts_.keys && !opts_.keys->empty() && !authorize())
+    return;  // answered without reading the body
   // Beast reads at most the buffer's free capacity (512 bytes when it is
   // empty) per system call: give a large body large reads.
   if (auto len = parser_->content_length(); len && *len > 65536)
@@ -93,6 +98,13 @@ void session::on_read(beast::error_code ec) {
   auto msg = parser_->release();
   version_ = msg.version();
   bool keep_alive = msg.keep_alive();
+  if (denied_) {  // refused at the headers; the small body was read to keep the connection
+    log_prefix_ = std::string(msg.method_string()) + " " + std::string(msg.target());
+    head_request_ = msg.method() == bhttp::verb::head;
+    auto r = std::move(*denied_);
+    denied_.reset();
+    return write(std::move(r), keep_alive, false);
+  }
   request req;
   req.method = std::string(msg.method_string());
   req.target = std::string(msg.target());
@@ -112,6 +124,34 @@ void session::on_read(beast::error_code ec) {
   });
 }
 
+bool session::authorize() {
+  auto& head = parser_->get();
+  std::vector<std::string_view> authorization;
+  for (auto& f : head)
+    if (f.name() == bhttp::field::authorization)
+      authorization.push_back(f.value());
+  auto a = opts_.keys->authorize(head.method_string(), head.target(), authorization);
+  key_name_ = std::move(a.key_name);  // the log line names the key, never the secret
+  if (!a.denial)
+    return true;
+  // A small body is read (and dropped) so that the connection stays usable;
+  // a large, chunked or expected one is not taken in from a caller without a
+  // key: the answer goes out at once and the connection closes after it.
+  auto len = parser_->content_length();
+  bool expects = beast::iequals(head[bhttp::field::expect], "100-continue");
+  if (parser_->is_done() || (len && *len <= max_refused_body && !expects)) {
+    denied_ = std::move(a.denial);
+    return true;
+  }
+  started_ = std::chrono::steady_clock::now();
+  version_ = head.version();
+  head_request_ = head.method() == bhttp::verb::head;
+  log_prefix_ = std::string(head.method_string()) + " " + std::string(head.target());
+  linger_ = true;
+  write(std::move(*a.denial), false, true);
+  return false;
+}
+
 void session::log_answer(unsigned status, const std::string& size) {
   if (!log_enabled(log_level::info))
     return;
@@ -120,7 +160,7 @@ void session::log_answer(unsigned status, const std::string& size) {
               .count();
   char tail[96];
   std::snprintf(tail, sizeof tail, " %u %.2fms %s", status, us / 1000.0, size.c_str());
-  log(log_level::info, log_prefix_ + tail);
+  log(log_level::info, log_prefix_ + tail + (key_name_.empty() ? "" : " key=" + key_name_));
 }
 
 void session::write(response res, bool keep_alive, bool close_after) {
@@ -239,9 +279,29 @@ void session::pump_after(std::shared_ptr<body_source> src, bool keep_alive,
 
 void session::close() {
   beast::error_code ec;
+  if (linger_) {
+    // The client may still be sending the body we refused: closing now, with
+    // its bytes unread, would reset the connection and could destroy the
+    // answer before the client reads it. Half-close, then read and drop what
+    // comes (bounded by the body limit and the read timeout), as servers do.
+    linger_ = false;
+    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    return drain(0);
+  }
   timer_.cancel();
   stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
   stream_.close();
+}
+
+void session::drain(size_t drained) {
+  auto scratch = std::make_shared<std::array<char, 64 << 10>>();
+  stream_.expires_after(std::chrono::seconds(opts_.read_timeout_seconds));
+  stream_.async_read_some(net::buffer(*scratch), [self = shared_from_this(), scratch,
+                                                  drained](beast::error_code ec, std::size_t n) {
+    if (ec || drained + n > self->opts_.body_limit)
+      return self->close();
+    self->drain(drained + n);
+  });
 }
 
 } // namespace blast::engine::http

@@ -3,6 +3,7 @@
 // keeps the connection alive as the client asks. Private to engine/http.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -25,6 +26,9 @@ public:
 private:
   void read();
   void on_header(boost::beast::error_code ec);
+  // Checks the API key on the request's headers. False when the answer (a
+  // 401/403) is already on its way and the body will not be read.
+  bool authorize();
   void on_read(boost::beast::error_code ec);
   void write(response res, bool keep_alive, bool close_after);
   // A streamed body: the head, then chunks as the source produces them.
@@ -35,6 +39,7 @@ private:
                   std::chrono::milliseconds wait);
   void log_answer(unsigned status, const std::string& size);
   void close();
+  void drain(size_t drained);  // reads and drops what the client still sends, then closes
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
@@ -46,6 +51,9 @@ private:
   bool large_request_ = false;  // trim the heap once it is answered
   bool head_request_ = false;   // HEAD: answer the headers only
   std::string log_prefix_;  // "METHOD target", for the request log line
+  std::string key_name_;    // the API key's name, for the log line
+  std::optional<response> denied_;  // refused at the headers, answered once the body is read
+  bool linger_ = false;  // refused with the body unread: drain it before closing
   std::chrono::steady_clock::time_point started_;
 };
 

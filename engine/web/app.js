@@ -57,7 +57,9 @@ class ApiError extends Error {
   }
 }
 
-function apiKey() { return localStorage.getItem(KEY_STORE) || ''; }
+// sessionStorage, not localStorage: the key lives as long as the tab, and is not
+// left on the disk of a shared machine for the next person at the browser.
+function apiKey() { return sessionStorage.getItem(KEY_STORE) || ''; }
 function authHeaders() {
   const k = apiKey();
   return k ? { Authorization: 'Bearer ' + k } : {};
@@ -74,7 +76,7 @@ function askForKey() {
     const done = () => {
       dlg.removeEventListener('close', done);
       const v = input.value.trim();
-      if (v) localStorage.setItem(KEY_STORE, v);
+      if (v) sessionStorage.setItem(KEY_STORE, v);
       keyPrompt = null;
       resolve(Boolean(v));
     };
@@ -692,7 +694,7 @@ function showCreate() {
 
 document.addEventListener('DOMContentLoaded', () => {
   $('#key-forget').addEventListener('click', () => {
-    localStorage.removeItem(KEY_STORE);
+    sessionStorage.removeItem(KEY_STORE);
     $('#key-dialog').close();
   });
   window.addEventListener('hashchange', route);

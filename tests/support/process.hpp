@@ -17,9 +17,10 @@
 
 namespace blast::test {
 
-// A server child process that prints "... listening on http://127.0.0.1:PORT"
+// A server child process that prints "... listening on http://HOST:PORT"
 // on stdout first (blastd, wsapme-sim): started, its port learnt, stopped with
-// SIGTERM (graceful) or SIGKILL (a crash).
+// SIGTERM (graceful) or SIGKILL (a crash). Tests reach it on 127.0.0.1 (a
+// server on 0.0.0.0 answers there too).
 class server_process {
 public:
   server_process(std::vector<std::string> args, const std::string& stderr_file) {
@@ -46,9 +47,11 @@ public:
     out_ = fdopen(out[0], "r");
     char line[512];
     while (std::fgets(line, sizeof line, out_)) {
-      const char* marker = "listening on http://127.0.0.1:";
+      const char* marker = "listening on http://";
       if (const char* p = std::strstr(line, marker)) {
-        port_ = static_cast<uint16_t>(std::atoi(p + std::strlen(marker)));
+        std::string host_port(p + std::strlen(marker));
+        host_port = host_port.substr(0, host_port.find_first_of(" \n"));
+        port_ = static_cast<uint16_t>(std::atoi(host_port.c_str() + host_port.rfind(':') + 1));
         break;
       }
     }
