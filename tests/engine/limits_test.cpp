@@ -14,6 +14,7 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "engine/http/webhook_limiter.hpp"
 #include "tests/support/http_checks.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/raw_socket.hpp"
@@ -230,6 +231,11 @@ BOOST_AUTO_TEST_CASE(max_connections_503) {
   BOOST_TEST(error_code_of(got) == "too_many_connections", got);
   BOOST_TEST(has_header(got, "Retry-After: 1"), got);
   BOOST_TEST(fourth.closed_by_server());
+  // An HTTP client that sends its request at once reads the same answer.
+  tools::http_client turned_away("127.0.0.1", proc->port());
+  auto r = turned_away.get("/healthz");
+  BOOST_TEST(r.status == 503, r.status << " " << r.error);
+  BOOST_TEST(r.header("retry-after") == "1");
 
   // The gauge, asked over a held connection.
   held[0]->send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -335,6 +341,49 @@ BOOST_AUTO_TEST_CASE(journal_backpressure_503_loses_nothing_acknowledged) {
   // the refused ones.
   BOOST_TEST((logged == acknowledged), logged.size() << " logged, " << acknowledged.size()
                                                      << " acknowledged");
+}
+
+// The bucket's arithmetic on a clock of our own: the burst, the refill, and
+// Retry-After rounded up to whole seconds.
+BOOST_AUTO_TEST_CASE(webhook_bucket_arithmetic) {
+  engine::http::webhook_limiter l({{"a", {0.5, 2}}, {"b", {10, 0}}, {"c", {0, 0}}});
+  auto t = engine::http::webhook_limiter::clock::now();
+  BOOST_TEST(!l.admit("a", t));
+  BOOST_TEST(!l.admit("a", t));
+  BOOST_TEST(l.admit("a", t).value_or(0) == 2);  // a token every 2 s
+  BOOST_TEST(l.admit("a", t + 1500ms).value_or(0) == 1);  // 0.75 of a token: 0.5 s to go
+  BOOST_TEST(!l.admit("a", t + 2s));
+  BOOST_TEST(l.admit("a", t + 2s).value_or(0) == 2);
+  // Refill stops at the burst: after a long quiet, two at once, not more.
+  BOOST_TEST(!l.admit("a", t + 1h));
+  BOOST_TEST(!l.admit("a", t + 1h));
+  BOOST_TEST(l.admit("a", t + 1h).has_value());
+  // Burst 0 = one second's worth.
+  for (int i = 0; i < 10; ++i)
+    BOOST_TEST(!l.admit("b", t));
+  BOOST_TEST(l.admit("b", t).value_or(0) == 1);
+  // No rate, or not configured: never limited.
+  for (int i = 0; i < 100; ++i) {
+    BOOST_TEST(!l.admit("c", t));
+    BOOST_TEST(!l.admit("made-up", t));
+  }
+}
+
+// A limit set to nonsense stops blastd at start-up, naming the key.
+BOOST_AUTO_TEST_CASE(bad_limit_values_refused_at_start) {
+  for (auto [config, key] : {std::pair<const char*, const char*>{R"({"maxConnections": 0})",
+                                                                  "maxConnections"},
+                             {R"({"readTimeoutSeconds": -3})", "readTimeoutSeconds"},
+                             {R"({"journalMaxQueuedEvents": "many"})", "journalMaxQueuedEvents"},
+                             {R"({"transports": {"wa": {"plugin": "scripted",
+                                  "webhookRatePerSecond": -1}}})", "webhookRatePerSecond"}}) {
+    std::string path = dir.path() + "/bad.json";
+    std::ofstream(path) << config;
+    auto r = test::run_command(std::string(BLASTD_PATH) + " --data-dir " + data +
+                               " --listen 127.0.0.1:0 --config " + path + " 2>&1");
+    BOOST_TEST(r.rc == 2, config << ": " << r.out);
+    BOOST_TEST(r.out.find(key) != std::string::npos, r.out);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
