@@ -78,7 +78,9 @@ public:
                                                std::make_move_iterator(state.event_ids.end()));
     state.event_ids = {};
 
-    journal_ = std::make_unique<storage::journal>(*log_);
+    storage::journal_options jo;
+    jo.max_queued_events = std::max<size_t>(1, opts_.journal_max_queued_events);
+    journal_ = std::make_unique<storage::journal>(*log_, jo);
     audit_ = std::make_unique<worker_pool>(1);
     system_ = std::make_unique<caf::actor_system>(configure(cfg_, opts_.threads));
     rt_.log = log_.get();

@@ -152,6 +152,10 @@ struct transport_options {
   int64_t retry_base_ms = 500;    // first backoff; doubles per attempt, with jitter
   int64_t poll_interval_ms = 0;   // status polling of sent, unread messages; 0 = off
   int64_t poll_max_age_ms = 7 * 86'400'000LL;  // stop polling a message this old
+  // POST /webhooks/{name} rate limit (a token bucket), enforced by the HTTP
+  // router before the service sees the request; 0 = unlimited.
+  double webhook_rate_per_second = 0;
+  double webhook_burst = 0;  // 0 = one second's worth
 };
 
 // A webhook as received: handed verbatim to the transport's plugin.
@@ -212,6 +216,9 @@ struct service_options {
   // last one, so that start-up replays at most about this many events; 0 = no
   // snapshots (start-up replays the whole log).
   uint64_t snapshot_every_events = 1'000'000;
+  // The journal's queue bound (storage::journal_options::max_queued_events):
+  // past it writes fail at once with errc::busy instead of queueing memory.
+  size_t journal_max_queued_events = 1 << 20;
   // Where plugins' log lines go (level: 0 error .. 3 debug); default stderr.
   std::function<void(int level, const std::string& message)> log;
 };

@@ -123,6 +123,14 @@ bool parse_transport(const std::string& name, const std::string& text,
       if (!number(1, 90 * 86400.0, d))
         return false;
       out.poll_max_age_ms = static_cast<int64_t>(d * 1000);
+    } else if (key == "webhookRatePerSecond") {
+      if (!number(0, 1e6, d))
+        return false;
+      out.webhook_rate_per_second = d;
+    } else if (key == "webhookBurst") {
+      if (!number(0, 1e6, d))
+        return false;
+      out.webhook_burst = d;
     } else {
       rest[key] = value;
     }
@@ -182,7 +190,13 @@ bool apply_file(const std::string& path, config& c, std::string& error) {
     return false;
   }
   for (auto [key, dst] : {std::pair<const char*, size_t*>{"bodyLimit", &c.body_limit},
+                          {"headerLimit", &c.header_limit},
                           {"maxRecipients", &c.max_recipients},
+                          {"maxMessageLength", &c.max_message_length},
+                          {"readTimeoutSeconds", &c.read_timeout_seconds},
+                          {"idleTimeoutSeconds", &c.idle_timeout_seconds},
+                          {"maxConnections", &c.max_connections},
+                          {"journalMaxQueuedEvents", &c.journal_max_queued_events},
                           {"ioThreads", &c.io_threads},
                           {"actorThreads", &c.actor_threads}}) {
     if (auto* x = o.if_contains(key)) {

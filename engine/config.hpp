@@ -17,8 +17,8 @@ actors::transport_options default_sim();
 
 // Parses one transport instance's object: "plugin" and the host's own keys
 // (ratePerSecond, maxInFlight, workers, maxAttempts, retryBaseMs,
-// pollIntervalSeconds, pollMaxAgeSeconds); every other key is the plugin's
-// config. False with `error` on a bad value.
+// pollIntervalSeconds, pollMaxAgeSeconds, webhookRatePerSecond, webhookBurst);
+// every other key is the plugin's config. False with `error` on a bad value.
 bool parse_transport(const std::string& name, const std::string& json_object,
                      actors::transport_options& out, std::string& error);
 
@@ -34,8 +34,15 @@ struct config {
   log_level level = log_level::info;
   size_t io_threads = 1;
   size_t actor_threads = 2;
+  // Limits (README "Limits"); the defaults are the HTTP layer's own.
   size_t body_limit = 256ull << 20;
+  size_t header_limit = 16 << 10;
   size_t max_recipients = 5'000'000;
+  size_t max_message_length = 4096;  // characters (code points) of a blast's message
+  size_t read_timeout_seconds = 30;
+  size_t idle_timeout_seconds = 60;
+  size_t max_connections = 10'000;
+  size_t journal_max_queued_events = 1 << 20;
   int64_t passivate_after_ms = 10000;
   int64_t unmatched_after_ms = 60'000;  // GET /api/unmatched default age
   uint64_t snapshot_every_events = 1'000'000;  // see actors::service_options

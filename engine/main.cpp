@@ -1,6 +1,7 @@
 // blastd: boots storage and actors (replaying the log), serves HTTP, and
 // shuts down cleanly on SIGINT/SIGTERM.
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <future>
@@ -72,6 +73,7 @@ int main(int argc, char** argv) {
   so.threads = cfg.actor_threads;
   so.passivate_after_ms = cfg.passivate_after_ms;
   so.snapshot_every_events = cfg.snapshot_every_events;
+  so.journal_max_queued_events = cfg.journal_max_queued_events;
   std::string error;
   auto svc = actors::service::start(so, error);
   if (!svc) {
@@ -92,12 +94,23 @@ int main(int argc, char** argv) {
   engine::http::router_options ro;
   ro.max_recipients = cfg.max_recipients;
   ro.unmatched_after_ms = cfg.unmatched_after_ms;
+  ro.max_message_bytes = cfg.max_message_length;
+  for (auto& t : cfg.transports)
+    ro.webhook_limits[t.name] = {t.webhook_rate_per_second, t.webhook_burst};
+  auto connections = std::make_shared<std::atomic<size_t>>(0);
+  ro.http_connections = connections;
   engine::http::router router(*svc, ro);
   engine::http::server_options ho;
   ho.address = cfg.listen_address;
   ho.port = cfg.listen_port;
   ho.threads = cfg.io_threads;
   ho.body_limit = cfg.body_limit;
+  ho.header_limit = cfg.header_limit;
+  auto seconds = [](size_t s) { return static_cast<unsigned>(std::min<size_t>(s, 86400)); };
+  ho.read_timeout_seconds = seconds(cfg.read_timeout_seconds);
+  ho.idle_timeout_seconds = seconds(cfg.idle_timeout_seconds);
+  ho.max_connections = cfg.max_connections;
+  ho.connections = connections;
   size_t key_count = cfg.api_keys.size();
   ho.keys = std::make_shared<const engine::http::api_keys>(std::move(cfg.api_keys),
                                                           cfg.metrics_require_key);

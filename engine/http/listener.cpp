@@ -1,10 +1,14 @@
 // The listener: accepts connections and starts a session on a strand of its
 // own for each; the I/O threads run here.
+#include <algorithm>
+#include <chrono>
 #include <stdexcept>
+#include <sys/resource.h>
 #include <thread>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include "engine/http/server.hpp"
@@ -16,28 +20,103 @@ using tcp = boost::asio::ip::tcp;
 
 namespace blast::engine::http {
 
+namespace {
+
+// File descriptors kept for everything but connections: the log's RocksDB
+// files, plugins' sockets, refusals in flight.
+constexpr rlim_t reserved_fds = 1024;
+// Connections being turned away at once, at most; past that a new one is
+// closed without an answer (a flood gets resets rather than our memory).
+constexpr size_t max_refusals = 256;
+
+// Raises the soft limit on open files as far as `max_connections` needs and
+// the hard limit allows; returns the connections that fit.
+size_t fit_fd_limit(size_t max_connections) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return max_connections;
+  rlim_t want = static_cast<rlim_t>(max_connections) + reserved_fds;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min(want, rl.rlim_max);
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0)
+      rl = raised;
+  }
+  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+    return max_connections;
+  size_t fit = rl.rlim_cur > reserved_fds + 1 ? static_cast<size_t>(rl.rlim_cur - reserved_fds) : 1;
+  log(log_level::warn, "maxConnections " + std::to_string(max_connections) +
+                         " does not fit the open-file limit (" + std::to_string(rl.rlim_cur) +
+                         "); serving at most " + std::to_string(fit) + " connections");
+  return fit;
+}
+
+} // namespace
+
 struct server::impl {
   impl(router& r, server_options o)
     : router_(r), opts(std::move(o)), ioc(static_cast<int>(opts.threads)),
-      acceptor(net::make_strand(ioc)) {}
+      acceptor(net::make_strand(ioc)), retry(acceptor.get_executor()) {
+    if (!opts.connections)
+      opts.connections = std::make_shared<std::atomic<size_t>>(0);
+    opts.max_connections = fit_fd_limit(std::max<size_t>(1, opts.max_connections));
+  }
 
   void accept() {
     acceptor.async_accept(net::make_strand(ioc), [this](boost::system::error_code ec,
                                                         tcp::socket socket) {
       if (ec == net::error::operation_aborted)
         return;
-      if (ec)
+      if (ec) {
+        // Out of file descriptors (or memory): retrying at once would spin.
         log(log_level::warn, "accept failed: " + ec.message());
+        retry.expires_after(std::chrono::milliseconds(100));
+        retry.async_wait([this](boost::system::error_code ec) {
+          if (!ec)
+            accept();
+        });
+        return;
+      }
+      // Only this handler adds connections (one at a time, on the acceptor's
+      // strand), so the count cannot pass the limit between check and add.
+      if (*opts.connections < opts.max_connections)
+        std::make_shared<session>(std::move(socket), router_, opts, opts.connections)->run();
       else
-        std::make_shared<session>(std::move(socket), router_, opts)->run();
+        refuse(std::move(socket));
       accept();
     });
+  }
+
+  // Past maxConnections: answered 503 and closed at once, rather than left
+  // in the backlog where the client cannot tell a full server from a slow one.
+  void refuse(tcp::socket socket) {
+    if (*refusing >= max_refusals)
+      return;  // the socket closes as it goes out of scope
+    ++refused;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_refusal_log >= std::chrono::seconds(10)) {
+      log(log_level::warn, "maxConnections (" + std::to_string(opts.max_connections) +
+                             ") reached: " + std::to_string(refused) +
+                             " connection(s) turned away with 503");
+      last_refusal_log = now;
+      refused = 0;
+    }
+    auto r = error_response(503, "too_many_connections",
+                            "blastd is serving its maximum of " +
+                              std::to_string(opts.max_connections) +
+                              " connections; retry shortly");
+    r.headers.emplace_back("Retry-After", "1");
+    std::make_shared<session>(std::move(socket), router_, opts, refusing)->refuse(std::move(r));
   }
 
   router& router_;
   server_options opts;
   net::io_context ioc;
   tcp::acceptor acceptor;
+  net::steady_timer retry;  // re-accepts after a failed accept
+  std::shared_ptr<std::atomic<size_t>> refusing = std::make_shared<std::atomic<size_t>>(0);
+  size_t refused = 0;  // since the last warning (acceptor strand only)
+  std::chrono::steady_clock::time_point last_refusal_log{};
   std::vector<std::thread> threads;
   uint16_t port = 0;
   bool stopped = false;
@@ -70,6 +149,8 @@ server::~server() { stop(); }
 
 uint16_t server::port() const { return impl_->port; }
 
+size_t server::max_connections() const { return impl_->opts.max_connections; }
+
 void server::stop() {
   if (impl_->stopped)
     return;
@@ -77,6 +158,7 @@ void server::stop() {
   net::post(impl_->acceptor.get_executor(), [this] {
     boost::system::error_code ec;
     impl_->acceptor.close(ec);
+    impl_->retry.cancel();
   });
   impl_->ioc.stop();
   for (auto& t : impl_->threads)

@@ -127,8 +127,9 @@ parsed_body parse_json_object(const std::string& body, json::storage_ptr sp = {}
 
 class handler {
 public:
-  handler(actors::service& svc, const router_options& opts, request& req, router::done_fn& done)
-    : svc_(svc), opts_(opts), req_(req), done_(done) {}
+  handler(actors::service& svc, const router_options& opts, webhook_limiter& limiter,
+          request& req, router::done_fn& done)
+    : svc_(svc), opts_(opts), limiter_(limiter), req_(req), done_(done) {}
 
   void run() {
     auto parsed = urls::parse_origin_form(req_.target);
@@ -278,7 +279,8 @@ private:
 
   // Prometheus text exposition format, version 0.0.4.
   void metrics() {
-    svc_.get_stats(reply<actors::service_stats>(std::move(done_), [](auto& s) {
+    auto conns = opts_.http_connections;
+    svc_.get_stats(reply<actors::service_stats>(std::move(done_), [conns](auto& s) {
       response r;
       r.content_type = "text/plain; version=0.0.4";
       auto metric = [&](const char* name, const char* type, const char* help, uint64_t v) {
@@ -297,6 +299,8 @@ private:
       metric("blastd_snapshot_seq", "gauge",
              "Sequence number the latest state snapshot covers (start-up replays the rest).",
              s.snapshot_seq);
+      if (conns)
+        metric("blastd_http_connections", "gauge", "Open HTTP connections.", conns->load());
       return r;
     }));
   }
@@ -304,6 +308,13 @@ private:
   // Raw provider payloads, handed to the transport's plugin: the signature is
   // over the exact body, so nothing here parses it first.
   void webhook(const std::string& transport) {
+    // Refused before the plugin or the log sees it: the provider retries.
+    if (auto wait = limiter_.admit(transport)) {
+      auto r = error_response(429, "rate_limited",
+                              "webhooks for '" + transport + "' are over their rate limit");
+      r.headers.emplace_back("Retry-After", std::to_string(*wait));
+      return done_(std::move(r));
+    }
     actors::webhook_input in;
     in.method = req_.method;
     in.path = std::string(url_.path());
@@ -711,6 +722,7 @@ private:
 
   actors::service& svc_;
   const router_options& opts_;
+  webhook_limiter& limiter_;
   request& req_;
   router::done_fn& done_;
   urls::url_view url_;
@@ -723,10 +735,12 @@ response error_response(unsigned status, const char* code, const std::string& me
   return error_with_details(status, code, message, {});
 }
 
-router::router(actors::service& svc, router_options opts) : svc_(svc), opts_(opts) {}
+router::router(actors::service& svc, router_options opts)
+  : svc_(svc), opts_(std::move(opts)),
+    webhook_limiter_(std::make_unique<webhook_limiter>(opts_.webhook_limits)) {}
 
 void router::handle(request req, done_fn done) {
-  handler(svc_, opts_, req, done).run();
+  handler(svc_, opts_, *webhook_limiter_, req, done).run();
 }
 
 } // namespace blast::engine::http

@@ -6,12 +6,17 @@
 // once, possibly on another thread (an actor's), and must not block.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
+#include <map>
+#include <memory>
+#include <string>
 
 #include "actors/service.hpp"
 #include "engine/http/message.hpp"
 #include "engine/http/streams.hpp"
+#include "engine/http/webhook_limiter.hpp"
 
 namespace blast::engine::http {
 
@@ -21,6 +26,10 @@ struct router_options {
   size_t max_page = 1000;             // recipients per page
   int64_t unmatched_after_ms = 60'000; // GET /api/unmatched lists what waited longer than this
   report_stream_options report_stream;  // GET /api/blasts/{id}/report/stream
+  // Per transport: POST /webhooks/{transport} over its rate gets 429.
+  std::map<std::string, webhook_limit> webhook_limits;
+  // The server's open connections, for /metrics (blastd_http_connections); null: not shown.
+  std::shared_ptr<const std::atomic<size_t>> http_connections;
 };
 
 class router {
@@ -32,6 +41,7 @@ public:
 private:
   actors::service& svc_;
   router_options opts_;
+  std::unique_ptr<webhook_limiter> webhook_limiter_;
 };
 
 // An error response: {"error": {"code", "message"}}.

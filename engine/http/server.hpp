@@ -3,6 +3,7 @@
 // router. Beast stays in the .cpp files behind this header.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -19,11 +20,24 @@ struct server_options {
   size_t threads = 1;                // I/O threads
   size_t body_limit = 256ull << 20;  // admits a 1M-recipient blast with names and vars
   size_t header_limit = 16 << 10;
+  // A deadline for a whole request, head and body, from its first byte: a
+  // client trickling a byte at a time is cut off as surely as a silent one
+  // (408). Also bounds each write of an answer.
   unsigned read_timeout_seconds = 30;
   // Checked on each request's headers, before its body is read, so that a
   // caller without a key cannot make blastd take in a 256 MiB body. Null or
   // empty: every request is let through (see the loopback rule in main).
   std::shared_ptr<const api_keys> keys;
+  // How long a keep-alive connection may wait for the first byte of its next
+  // request; past it the connection is closed without an answer.
+  unsigned idle_timeout_seconds = 60;
+  // Open connections at most; past it a new one is answered 503 and closed.
+  // Lowered at start-up (with a warning) when the file descriptor limit
+  // cannot hold it.
+  size_t max_connections = 10'000;
+  // The number of open connections, shared with whoever reports it
+  // (/metrics); the server makes its own when this is null.
+  std::shared_ptr<std::atomic<size_t>> connections;
 };
 
 class server {
@@ -36,6 +50,7 @@ public:
   server& operator=(const server&) = delete;
 
   uint16_t port() const;  // the bound port
+  size_t max_connections() const;  // as in effect (see server_options)
   // Stops accepting, closes connections and joins the I/O threads.
   void stop();
 

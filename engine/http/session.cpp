@@ -21,11 +21,40 @@ constexpr size_t big_read_buffer = 256u << 10;
 constexpr size_t max_refused_body = 64u << 10;  // read and dropped after a 401/403
 } // namespace
 
-session::session(net::ip::tcp::socket&& socket, router& r, const server_options& opts)
-  : stream_(std::move(socket)), timer_(stream_.get_executor()), router_(r), opts_(opts) {}
+session::session(net::ip::tcp::socket&& socket, router& r, const server_options& opts,
+                 std::shared_ptr<std::atomic<size_t>> slot)
+  : stream_(std::move(socket)), slot_(std::move(slot)), timer_(stream_.get_executor()),
+    deadline_(stream_.get_executor()), router_(r), opts_(opts) {}
 
 void session::run() {
   net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+}
+
+void session::refuse(response res) {
+  net::dispatch(stream_.get_executor(), [self = shared_from_this(), res = std::move(res)]() mutable {
+    self->started_ = std::chrono::steady_clock::now();
+    self->log_prefix_ = "(connection refused)";
+    self->write(std::move(res), false, true);
+  });
+}
+
+// Deadlines are our own timer, not the stream's: a stream that times out
+// closes its socket, and a client whose request was cut off is owed a 408.
+void session::arm_deadline(unsigned seconds) {
+  auto gen = ++deadline_gen_;
+  deadline_.expires_after(std::chrono::seconds(seconds));
+  deadline_.async_wait([self = shared_from_this(), gen](beast::error_code ec) {
+    if (ec || gen != self->deadline_gen_)
+      return;  // cancelled, or re-armed after this one had already fired
+    self->timed_out_ = true;
+    beast::error_code ignored;
+    self->stream_.socket().cancel(ignored);  // the pending read or wait ends: operation_aborted
+  });
+}
+
+void session::disarm_deadline() {
+  ++deadline_gen_;
+  deadline_.cancel();
 }
 
 void session::read() {
@@ -34,7 +63,26 @@ void session::read() {
   parser_.emplace();
   parser_->body_limit(opts_.body_limit);
   parser_->header_limit(static_cast<uint32_t>(opts_.header_limit));
-  stream_.expires_after(std::chrono::seconds(opts_.read_timeout_seconds));
+  stream_.expires_never();  // the deadlines below bound the reads
+  timed_out_ = false;
+  if (buffer_.size() > 0)
+    return read_request();  // pipelined: the next request has begun
+  // Idle between requests: wait for its first byte, and close quietly when
+  // none comes (nothing was asked, so nothing is owed).
+  arm_deadline(opts_.idle_timeout_seconds);
+  stream_.socket().async_wait(net::ip::tcp::socket::wait_read,
+                              [self = shared_from_this()](beast::error_code ec) {
+                                self->disarm_deadline();
+                                if (ec)
+                                  return self->close();
+                                self->read_request();
+                              });
+}
+
+void session::read_request() {
+  // One deadline for the head and the body together, not per read, so a
+  // trickle of bytes cannot hold the connection longer than a silence.
+  arm_deadline(opts_.read_timeout_seconds);
   bhttp::async_read_header(stream_, buffer_, *parser_,
                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
                              self->on_header(ec);
@@ -72,6 +120,17 @@ void session::on_header(beast::error_code ec) {
 }
 
 void session::on_read(beast::error_code ec) {
+  disarm_deadline();
+  if (ec && timed_out_) {
+    if (!parser_->got_some() && buffer_.size() == 0)
+      return close();
+    started_ = std::chrono::steady_clock::now();
+    log_prefix_ = "(request timeout)";
+    return write(error_response(408, "request_timeout",
+                                "the request did not arrive within " +
+                                  std::to_string(opts_.read_timeout_seconds) + " seconds"),
+                 false, true);
+  }
   if (ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted ||
       ec == beast::error::timeout || ec == net::error::connection_reset || ec == net::error::eof)
     return close();
@@ -94,7 +153,6 @@ void session::on_read(beast::error_code ec) {
     return write(error_response(400, "bad_request", "malformed HTTP request: " + ec.message()),
                  false, true);
   }
-  stream_.expires_never();  // the router may take its time (a durable commit)
   auto msg = parser_->release();
   version_ = msg.version();
   bool keep_alive = msg.keep_alive();
@@ -147,7 +205,8 @@ bool session::authorize() {
   version_ = head.version();
   head_request_ = head.method() == bhttp::verb::head;
   log_prefix_ = std::string(head.method_string()) + " " + std::string(head.target());
-  linger_ = true;
+  // Closing after the answer lingers (linger_close): the client still sending
+  // the refused body reads its 401/403 instead of a reset.
   write(std::move(*a.denial), false, true);
   return false;
 }
@@ -183,8 +242,10 @@ void session::write(response res, bool keep_alive, bool close_after) {
     bhttp::async_write_header(stream_, *sr,
                               [self = shared_from_this(), out, sr](beast::error_code ec,
                                                                    std::size_t) {
-                                if (ec || !out->keep_alive())
+                                if (ec)
                                   return self->close();
+                                if (!out->keep_alive())
+                                  return self->linger_close();
                                 self->read();
                               });
     return;
@@ -197,8 +258,10 @@ void session::write(response res, bool keep_alive, bool close_after) {
                          self->large_request_ = false;
                          malloc_trim(0);
                        }
-                       if (ec || !out->keep_alive())
+                       if (ec)
                          return self->close();
+                       if (!out->keep_alive())
+                         return self->linger_close();
                        self->read();
                      });
 }
@@ -277,31 +340,35 @@ void session::pump_after(std::shared_ptr<body_source> src, bool keep_alive,
   });
 }
 
-void session::close() {
+void session::linger_close() {
+  // Closing a socket with the client's bytes still unread (the rest of a
+  // body over the limit, a slow client's trickle) makes the kernel send a
+  // reset, which may reach the client before it has read our answer. So:
+  // half-close (the client reads the answer, then our FIN), drop whatever it
+  // still sends, and close when it closes or after a short grace.
   beast::error_code ec;
-  if (linger_) {
-    // The client may still be sending the body we refused: closing now, with
-    // its bytes unread, would reset the connection and could destroy the
-    // answer before the client reads it. Half-close, then read and drop what
-    // comes (bounded by the body limit and the read timeout), as servers do.
-    linger_ = false;
-    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
-    return drain(0);
-  }
-  timer_.cancel();
   stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
-  stream_.close();
+  if (ec)
+    return close();
+  stream_.expires_after(std::chrono::seconds(2));
+  drain();
 }
 
-void session::drain(size_t drained) {
-  auto scratch = std::make_shared<std::array<char, 64 << 10>>();
-  stream_.expires_after(std::chrono::seconds(opts_.read_timeout_seconds));
-  stream_.async_read_some(net::buffer(*scratch), [self = shared_from_this(), scratch,
-                                                  drained](beast::error_code ec, std::size_t n) {
-    if (ec || drained + n > self->opts_.body_limit)
-      return self->close();
-    self->drain(drained + n);
-  });
+void session::drain() {
+  stream_.async_read_some(buffer_.prepare(4096),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                            if (ec)
+                              return self->close();
+                            self->drain();  // not committed: the bytes are dropped
+                          });
+}
+
+void session::close() {
+  beast::error_code ec;
+  timer_.cancel();
+  disarm_deadline();
+  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  stream_.close();
 }
 
 } // namespace blast::engine::http

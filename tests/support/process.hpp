@@ -130,4 +130,22 @@ inline uint16_t free_port() {
   return ntohs(addr.sin_port);
 }
 
+// Runs a shell command; its standard output and exit code (-1 if it did not exit).
+struct command_result {
+  std::string out;
+  int rc = -1;
+};
+inline command_result run_command(const std::string& cmd) {
+  command_result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p)
+    return r;
+  char buf[1 << 16];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;)
+    r.out.append(buf, n);
+  int st = pclose(p);
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
 } // namespace blast::test
