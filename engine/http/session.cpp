@@ -31,11 +31,12 @@ void session::run() {
 }
 
 void session::refuse(response res) {
-  net::dispatch(stream_.get_executor(), [self = shared_from_this(), res = std::move(res)]() mutable {
+  auto answer = [self = shared_from_this(), res = std::move(res)]() mutable {
     self->started_ = std::chrono::steady_clock::now();
     self->log_prefix_ = "(connection refused)";
     self->write(std::move(res), false, true);
-  });
+  };
+  net::dispatch(stream_.get_executor(), std::move(answer));
 }
 
 // Deadlines are our own timer, not the stream's: a stream that times out

@@ -7,7 +7,7 @@
 #include <atomic>
 #include <fstream>
 #include <mutex>
-#include <set>
+#include <map>
 #include <sstream>
 #include <thread>
 
