@@ -11,6 +11,7 @@
 
 #include "actors/service.hpp"
 #include "engine/http/message.hpp"
+#include "engine/http/metrics.hpp"
 #include "engine/http/streams.hpp"
 
 namespace blast::engine::http {
@@ -29,9 +30,13 @@ public:
   router(actors::service& svc, router_options opts = {});
   void handle(request req, done_fn done);
 
+  // The HTTP figures /metrics renders; the server records each answer here.
+  http_metrics& metrics() { return metrics_; }
+
 private:
   actors::service& svc_;
   router_options opts_;
+  http_metrics metrics_;
 };
 
 // An error response: {"error": {"code", "message"}}.
