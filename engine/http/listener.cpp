@@ -1,9 +1,12 @@
 // The listener: accepts connections and starts a session on a strand of its
 // own for each; the I/O threads run here.
+#include <chrono>
+#include <future>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 
@@ -29,14 +32,19 @@ struct server::impl {
       if (ec)
         log(log_level::warn, "accept failed: " + ec.message());
       else
-        std::make_shared<session>(std::move(socket), router_, opts)->run();
+        std::make_shared<session>(std::move(socket), router_, opts, registry)->run();
       accept();
     });
   }
 
   router& router_;
   server_options opts;
+  std::shared_ptr<session_registry> registry = std::make_shared<session_registry>();
   net::io_context ioc;
+  // A session waiting for the router's answer (a commit) has no operation
+  // pending in the io_context: without this guard, run() would return once
+  // the acceptor closes at a shutdown, and those answers would never be written.
+  net::executor_work_guard<net::io_context::executor_type> work{ioc.get_executor()};
   tcp::acceptor acceptor;
   std::vector<std::thread> threads;
   uint16_t port = 0;
@@ -74,10 +82,37 @@ void server::stop() {
   if (impl_->stopped)
     return;
   impl_->stopped = true;
-  net::post(impl_->acceptor.get_executor(), [this] {
+  auto& reg = *impl_->registry;
+  // No new connection: the port refuses from now on.
+  std::promise<void> closed;
+  net::post(impl_->acceptor.get_executor(), [this, &closed] {
     boost::system::error_code ec;
     impl_->acceptor.close(ec);
+    closed.set_value();
   });
+  closed.get_future().wait();
+  // Idle connections close; requests under way (a commit being made durable,
+  // say) are answered with "Connection: close"; then the I/O threads stop.
+  reg.draining.store(true, std::memory_order_release);
+  std::vector<std::shared_ptr<session>> live;
+  {
+    std::lock_guard lock{reg.mu};
+    for (auto& [p, weak] : reg.live)
+      if (auto s = weak.lock())
+        live.push_back(std::move(s));
+  }
+  for (auto& s : live)
+    s->drain();
+  live.clear();  // a session must be able to end while we wait
+  {
+    std::unique_lock lock{reg.mu};
+    if (!reg.cv.wait_for(lock, std::chrono::seconds(impl_->opts.drain_timeout_seconds),
+                         [&] { return reg.live.empty(); }))
+      log(log_level::warn, std::to_string(reg.live.size()) +
+                             " connections still busy at the end of the shutdown's grace "
+                             "period; closing them");
+  }
+  impl_->work.reset();
   impl_->ioc.stop();
   for (auto& t : impl_->threads)
     t.join();

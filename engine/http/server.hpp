@@ -19,6 +19,8 @@ struct server_options {
   size_t body_limit = 256ull << 20;  // admits a 1M-recipient blast with names and vars
   size_t header_limit = 16 << 10;
   unsigned read_timeout_seconds = 30;
+  // At stop(): how long requests under way may take to be answered.
+  unsigned drain_timeout_seconds = 10;
 };
 
 class server {
@@ -31,7 +33,10 @@ public:
   server& operator=(const server&) = delete;
 
   uint16_t port() const;  // the bound port
-  // Stops accepting, closes connections and joins the I/O threads.
+  // Stops accepting, closes idle connections, lets the requests under way be
+  // answered (for up to drain_timeout_seconds; their connections then close),
+  // ends streamed bodies, and joins the I/O threads. Call it before stopping
+  // the service, so that answers waiting on a commit still get it.
   void stop();
 
 private:

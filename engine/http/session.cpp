@@ -20,14 +20,48 @@ constexpr size_t large_body = 8u << 20;
 constexpr size_t big_read_buffer = 256u << 10;
 } // namespace
 
-session::session(net::ip::tcp::socket&& socket, router& r, const server_options& opts)
-  : stream_(std::move(socket)), timer_(stream_.get_executor()), router_(r), opts_(opts) {}
+session::session(net::ip::tcp::socket&& socket, router& r, const server_options& opts,
+                 std::shared_ptr<session_registry> registry)
+  : stream_(std::move(socket)), timer_(stream_.get_executor()), router_(r), opts_(opts),
+    registry_(std::move(registry)) {}
+
+session::~session() {
+  std::lock_guard lock{registry_->mu};
+  registry_->live.erase(this);
+  registry_->cv.notify_all();
+}
 
 void session::run() {
+  {
+    std::lock_guard lock{registry_->mu};
+    registry_->live.emplace(this, weak_from_this());
+  }
   net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
 }
 
+void session::drain() {
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    if (self->streaming_)
+      return self->close();  // an SSE stream never ends by itself; a CSV export is cut
+    if (self->busy_)
+      return;  // answered, then closed (write() and read() see the shutdown)
+    // Waiting for a header: if the bytes of a request are already here, the
+    // client sent it before the shutdown, so it is read and answered too.
+    beast::error_code ec;
+    auto arrived = self->stream_.socket().available(ec);
+    if (!ec && (arrived > 0 || self->buffer_.size() > 0))
+      return;
+    self->close();
+  });
+}
+
 void session::read() {
+  busy_ = false;
+  streaming_ = false;
+  // A shutdown began: no next request on this connection. (Checked here too,
+  // not only in drain(): this session may have been busy when drain() ran.)
+  if (draining())
+    return close();
   parser_.emplace();
   parser_->body_limit(opts_.body_limit);
   parser_->header_limit(static_cast<uint32_t>(opts_.header_limit));
@@ -41,6 +75,7 @@ void session::read() {
 void session::on_header(beast::error_code ec) {
   if (ec)
     return on_read(ec);
+  busy_ = true;  // a request has begun: a shutdown now waits for its answer
   // Beast reads at most the buffer's free capacity (512 bytes when it is
   // empty) per system call: give a large body large reads.
   if (auto len = parser_->content_length(); len && *len > 65536)
@@ -71,6 +106,13 @@ void session::on_read(beast::error_code ec) {
       ec == beast::error::timeout || ec == net::error::connection_reset || ec == net::error::eof)
     return close();
   started_ = std::chrono::steady_clock::now();
+  busy_ = true;
+  method_.clear();
+  target_.clear();
+  if (parser_->is_header_done()) {
+    method_ = std::string(parser_->get().method_string());
+    target_ = std::string(parser_->get().target());
+  }
   if (ec == bhttp::error::body_limit) {
     log_prefix_ = "(body over limit)";
     return write(error_response(413, "body_too_large",
@@ -113,11 +155,12 @@ void session::on_read(beast::error_code ec) {
 }
 
 void session::log_answer(unsigned status, const std::string& size) {
-  if (!log_enabled(log_level::info))
-    return;
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
               std::chrono::steady_clock::now() - started_)
               .count();
+  router_.metrics().record(method_, target_, status, us / 1e6);
+  if (!log_enabled(log_level::info))
+    return;
   char tail[96];
   std::snprintf(tail, sizeof tail, " %u %.2fms %s", status, us / 1000.0, size.c_str());
   log(log_level::info, log_prefix_ + tail);
@@ -132,7 +175,8 @@ void session::write(response res, bool keep_alive, bool close_after) {
   out->set(bhttp::field::content_type, res.content_type);
   for (auto& [k, v] : res.headers)
     out->set(k, v);
-  out->keep_alive(keep_alive && !close_after);
+  // At a shutdown the answer says so (Connection: close) and the connection ends.
+  out->keep_alive(keep_alive && !close_after && !draining());
   out->body() = std::move(res.body);
   out->prepare_payload();
   log_answer(res.status, std::to_string(out->body().size()) + "B");
@@ -172,6 +216,7 @@ void session::write_stream(response res, bool keep_alive) {
     head->set(k, v);
   head->keep_alive(keep_alive);
   head->chunked(true);
+  streaming_ = true;
   log_answer(res.status, "streamed");
   auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*head);
   stream_.expires_after(std::chrono::seconds(opts_.read_timeout_seconds));

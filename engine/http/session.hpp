@@ -3,8 +3,12 @@
 // keeps the connection alive as the client asks. Private to engine/http.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -17,10 +21,28 @@
 
 namespace blast::engine::http {
 
+class session;
+
+// The server's live sessions, so that a shutdown can close the idle ones and
+// wait for the busy ones. Shared by the server and every session: a session
+// still waiting on its answer when the shutdown gives up may outlive the stop.
+struct session_registry {
+  std::atomic<bool> draining{false};  // set once by the shutdown; never cleared
+  std::mutex mu;
+  std::condition_variable cv;  // notified when a session ends
+  std::map<const session*, std::weak_ptr<session>> live;
+};
+
 class session : public std::enable_shared_from_this<session> {
 public:
-  session(boost::asio::ip::tcp::socket&& socket, router& r, const server_options& opts);
+  session(boost::asio::ip::tcp::socket&& socket, router& r, const server_options& opts,
+          std::shared_ptr<session_registry> registry);
+  ~session();
   void run();
+  // Shutdown: an idle connection (no request begun) or a stream is closed at
+  // once; a request in progress is answered, then its connection closed.
+  // Thread-safe: runs on the session's strand.
+  void drain();
 
 private:
   void read();
@@ -35,6 +57,7 @@ private:
                   std::chrono::milliseconds wait);
   void log_answer(unsigned status, const std::string& size);
   void close();
+  bool draining() const { return registry_->draining.load(std::memory_order_acquire); }
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
@@ -42,6 +65,12 @@ private:
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   router& router_;
   const server_options& opts_;
+  std::shared_ptr<session_registry> registry_;
+  // On the strand only. busy_: from a request's header to its answer written;
+  // streaming_: a streamed body is being written (it ends at a shutdown).
+  bool busy_ = false;
+  bool streaming_ = false;
+  std::string method_, target_;  // of the request being answered, for /metrics
   unsigned version_ = 11;
   bool large_request_ = false;  // trim the heap once it is answered
   bool head_request_ = false;   // HEAD: answer the headers only
