@@ -33,14 +33,14 @@ struct fixture {
   std::unique_ptr<tools::http_client> http;
 
   fixture() {
-    // "s" answers at once, per number as scripted; "slow" takes 3 s per send,
+    // "s" answers at once, per number as scripted; "slow" takes 5 s per send,
     // two at a time, so that its queue and in-flight gauges can be seen.
     std::ofstream(config) << R"({"defaultTransport": "s", "transports": {
       "s": {"plugin": "scripted", "retryBaseMs": 10, "script": {
               "60110000002": ["retryable", "ok"],
               "60110000003": ["rate_limited:20", "ok"],
               "60110000004": ["permanent"]}},
-      "slow": {"plugin": "scripted", "workers": 2, "maxInFlight": 2, "default": "sleep:3000"}}})";
+      "slow": {"plugin": "scripted", "workers": 2, "maxInFlight": 2, "default": "sleep:5000"}}})";
     start();
   }
 
