@@ -324,10 +324,16 @@ void on_results(self_ptr self, const runtime& rt, send_results_msg& m) {
   std::vector<storage::event> events;
   std::vector<uint32_t> retry_ids;
   int64_t retry_delay = 0;
+  auto* counters = st.transport.counters;
+  auto count = [counters](send_tally t) {
+    if (counters)
+      counters->count(t);
+  };
   for (auto& o : m.outcomes) {
     auto& r = o.result;
     using plugins::send_error;
     if (r.error == send_error::none) {
+      count(send_tally::succeeded);
       events.push_back(make_send_succeeded(b.def.id, o.recipient, r.message_id, r.document,
                                            o.time_ms));
       continue;
@@ -343,6 +349,9 @@ void on_results(self_ptr self, const runtime& rt, send_results_msg& m) {
                      r.error == send_error::rate_limited;
     uint32_t limit = r.error == send_error::rate_limited ? 50u : st.transport.max_attempts;
     bool final = !temporary || o.attempt >= limit;
+    count(final                                     ? send_tally::failed
+          : r.error == send_error::rate_limited     ? send_tally::rate_limited
+                                                    : send_tally::retried);
     events.push_back(make_send_failed(b.def.id, o.recipient, o.attempt, kind, r.message, final,
                                       r.retry_after_ms, o.time_ms));
     if (!final) {

@@ -84,6 +84,8 @@ caf::behavior blast_manager(self_ptr self, runtime rt,
     [=](stats_msg& m) {
       service_stats s;
       s.blasts = self->state.blasts.size();
+      for (auto& [id, e] : self->state.blasts)
+        s.recipients += e.def.total;
       m.reply(result<service_stats>::ok(s));
     },
   };

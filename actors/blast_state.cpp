@@ -160,10 +160,14 @@ void blast_state::apply_send_state(const storage::event& e) {
   }
 }
 
-void blast_state::finish_replay() {
+uint32_t blast_state::finish_replay() {
+  uint32_t n = 0;
   for (uint32_t id = 1; id <= size(); ++id)
-    if (sending(id) == send_state::requested)
+    if (sending(id) == send_state::requested) {
       set_send_state(id, send_state::unknown);
+      ++n;
+    }
+  return n;
 }
 
 namespace {

@@ -97,7 +97,8 @@ public:
   void apply_send_state(const storage::event& e);
   // After replaying the whole log: what was requested and never answered may
   // have been sent, so it becomes `unknown` (at most once: never resent silently).
-  void finish_replay();
+  // Returns how many did.
+  uint32_t finish_replay();
 
   // The state as bytes, for snapshots: load(save()) gives an equal state, and
   // equal states save to equal bytes, which is how a snapshot is checked

@@ -127,10 +127,30 @@ routed route(self_ptr self, const runtime& rt, storage::event_source source,
   return routed::applied;
 }
 
+// Counts what became of an observation from a webhook (pushes and polls are
+// not webhooks); a parked one counts again when its id is bound.
+void tally(const runtime& rt, const std::string& transport, storage::event_source source,
+           routed r) {
+  if (source != storage::event_source::webhook || !rt.counters)
+    return;
+  auto it = rt.counters->find(transport);
+  if (it == rt.counters->end())
+    return;
+  switch (r) {
+    case routed::applied: return it->second->count(webhook_tally::applied);
+    case routed::duplicate: return it->second->count(webhook_tally::duplicate);
+    case routed::ignored: return it->second->count(webhook_tally::ignored);
+    case routed::unbound: return it->second->count(webhook_tally::parked);
+    case routed::unknown_sender: return it->second->count(webhook_tally::unmatched);
+  }
+}
+
 void ingest(self_ptr self, const runtime& rt, const std::string& transport,
             storage::event_source source, plugins::observation o, int64_t since) {
   auto& st = self->state;
-  switch (route(self, rt, source, o)) {
+  auto r = route(self, rt, source, o);
+  tally(rt, transport, source, r);
+  switch (r) {
     case routed::unbound: {
       if (st.parked_count >= max_parked)
         break;  // bounded; the raw webhook stays in the log either way

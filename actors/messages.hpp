@@ -32,6 +32,7 @@ namespace blast::actors {
 // A configured transport instance as the actors see it.
 struct transport_entry {
   caf::actor handle;        // the transport actor; null for the built-in `manual`
+  transport_counters* counters = nullptr;  // its /metrics figures; owned by the service
   uint32_t max_attempts = 5;
   int64_t retry_base_ms = 500;
   int64_t poll_interval_ms = 0;  // 0: no polling (or the plugin cannot look statuses up)
@@ -49,6 +50,7 @@ struct runtime {
   std::shared_ptr<const transport_map> transports;
   int64_t passivate_after_ms = 10000;
   std::atomic<uint64_t>* active_recipients = nullptr;  // recipient actors alive now
+  const counters_map* counters = nullptr;  // per transport, for /metrics; owned by the service
 };
 
 using events_ptr = std::shared_ptr<std::vector<storage::event>>;

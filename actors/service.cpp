@@ -65,8 +65,10 @@ public:
     if (opts_.snapshot_every_events > 0 && startup_.events_replayed >= opts_.snapshot_every_events)
       snapshot_bytes = state.save();
     auto& blasts = state.blasts;
+    std::map<std::string, uint64_t> unknown_sends;  // by transport, counted once its counters exist
     for (auto& [id, b] : blasts)
-      b->finish_replay();
+      if (auto n = b->finish_replay())
+        unknown_sends[b->def.transport] += n;
     startup_.blasts = blasts.size();
     for (auto& [id, b] : blasts)
       startup_.recipients += b->size();
@@ -87,10 +89,14 @@ public:
     rt_.journal = journal_.get();
     rt_.passivate_after_ms = opts_.passivate_after_ms;
     rt_.active_recipients = &active_recipients_;
+    rt_.counters = &counters_;
     rt_.reporting = spawn_reporting(*system_);
     rt_.ingest = spawn_ingest(*system_, rt_);
     if (!start_transports(error))
       return false;
+    for (auto& [name, n] : unknown_sends)
+      if (auto it = counters_.find(name); it != counters_.end())
+        it->second->count(send_tally::unknown, n);
     ingest_seed_msg seed{std::move(applied_event_ids), {}};
     for (auto& [id, b] : blasts)
       for (uint32_t r = 1; r <= b->size(); ++r)
@@ -117,7 +123,9 @@ public:
   // spawns its transport actor. `manual` is built in.
   bool start_transports(std::string& error) {
     auto map = std::make_shared<transport_map>();
+    counters_["manual"] = std::make_unique<transport_counters>();
     (*map)["manual"] = transport_entry{};
+    (*map)["manual"].counters = counters_["manual"].get();
     transports_ = {"manual"};
     for (auto& t : opts_.transports) {
       if (map->count(t.name)) {
@@ -155,9 +163,10 @@ public:
       by_name_[t.name] = inst;
       pools_.push_back(pool);
       bool can_poll = inst->can(0x2u /* BLAST_CAP_STATUS_QUERY */);
-      (*map)[t.name] = transport_entry{spawn_transport(*system_, t, inst, pool, rt_.ingest),
-                                       t.max_attempts, t.retry_base_ms,
-                                       can_poll ? t.poll_interval_ms : 0, t.poll_max_age_ms};
+      auto* counters = (counters_[t.name] = std::make_unique<transport_counters>()).get();
+      (*map)[t.name] = transport_entry{
+        spawn_transport(*system_, t, inst, pool, rt_.ingest, counters), counters,
+        t.max_attempts, t.retry_base_ms, can_poll ? t.poll_interval_ms : 0, t.poll_max_age_ms};
       transports_.push_back(t.name);
     }
     if (!map->count(opts_.default_transport)) {
@@ -309,20 +318,45 @@ public:
     caf::anon_send(manager_, update_msg{blast, std::move(ref), std::move(u), std::move(cb)});
   }
   void get_stats(callback<service_stats> cb) override {
-    auto journal_stats = journal_->get_stats();
-    uint64_t last = log_->last_seq();
-    uint64_t active = active_recipients_.load();
-    uint64_t snapshot = snapshots_->snapshot_seq();
-    caf::anon_send(manager_, stats_msg{[=](result<service_stats> r) {
+    // Everything but the blast directory is read here; the manager adds that.
+    auto s = std::make_shared<service_stats>();
+    auto j = journal_->get_stats();
+    s->journal_commits = j.commits;
+    s->journal_events = j.events;
+    s->journal_failed_commits = j.failed_commits;
+    s->journal_refused = j.refused_degraded;
+    s->journal_recoveries = j.recoveries;
+    s->journal_queued_events = j.queued_events;
+    s->journal_batch_events = journal_->batch_events().read();
+    s->journal_sync_seconds = journal_->sync_seconds().read();
+    s->storage = {!j.degraded, j.error};
+    s->last_seq = log_->last_seq();
+    s->active_recipient_actors = active_recipients_.load();
+    s->snapshot_seq = snapshots_->snapshot_seq();
+    for (auto& [name, c] : counters_) {
+      transport_stats t;
+      t.name = name;
+      for (size_t i = 0; i < webhook_tally_count; ++i)
+        t.webhook_events[i] = c->webhook_events[i].load(std::memory_order_relaxed);
+      for (size_t i = 0; i < send_tally_count; ++i)
+        t.sends[i] = c->sends[i].load(std::memory_order_relaxed);
+      t.queued = c->queued.load(std::memory_order_relaxed);
+      t.in_flight = c->in_flight.load(std::memory_order_relaxed);
+      s->transports.push_back(std::move(t));
+    }
+    caf::anon_send(manager_, stats_msg{[s, cb = std::move(cb)](result<service_stats> r) {
                      if (r.value) {
-                       r.value->journal_commits = journal_stats.commits;
-                       r.value->journal_events = journal_stats.events;
-                       r.value->last_seq = last;
-                       r.value->active_recipient_actors = active;
-                       r.value->snapshot_seq = snapshot;
+                       s->blasts = r.value->blasts;
+                       s->recipients = r.value->recipients;
+                       r.value = std::move(*s);
                      }
                      cb(std::move(r));
                    }});
+  }
+
+  storage_health health() const override {
+    auto j = journal_->get_stats();
+    return {!j.degraded, j.error};
   }
 
   void change_lifecycle(uint64_t blast, lifecycle action, callback<blast_summary> cb) override {
@@ -361,7 +395,9 @@ public:
     std::vector<plugins::observation> obs;
     // Parsing is CPU work (a signature and a JSON body), fine on the caller's thread.
     auto status = it->second->parse_webhook(req, obs);
+    auto* counters = counters_.at(transport).get();
     if (status.code == -5 /* BLAST_E_SIGNATURE */) {
+      counters->count(webhook_tally::rejected);
       cb(result<webhook_outcome>::fail(errc::unauthorized, status.message));
       return;
     }
@@ -384,7 +420,7 @@ public:
     auto self = this;
     journal_->submit(
       {std::move(e)},
-      [self, ingest, transport, rejected, message = status.message, obs = std::move(obs),
+      [self, ingest, transport, rejected, counters, message = status.message, obs = std::move(obs),
        cb = std::move(cb)](const storage::status& st, std::vector<storage::event>&& committed) mutable {
         if (!st) {
           auto code = st.code == storage::errc::busy ? errc::busy : errc::unavailable;
@@ -392,6 +428,7 @@ public:
           return;
         }
         if (rejected) {
+          counters->count(webhook_tally::rejected);
           self->remember_rejected(committed.front());
           cb(result<webhook_outcome>::fail(errc::rejected, message));
           return;
@@ -516,6 +553,7 @@ private:
   std::deque<rejected_webhook> rejected_;
   std::atomic<uint64_t> next_blast_{1};
   std::atomic<uint64_t> active_recipients_{0};
+  counters_map counters_;  // filled by start_transports(), then only read
   startup_stats startup_;
   std::vector<std::string> transports_;
 };
@@ -525,6 +563,7 @@ private:
 std::unique_ptr<service> service::start(const service_options& opts, std::string& error) {
   storage::log_options lo;
   lo.sync = opts.sync;
+  lo.log = opts.log;
   storage::status st;
   auto log = storage::event_log::open(opts.data_dir, lo, st);
   if (!log) {

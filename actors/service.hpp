@@ -16,8 +16,10 @@
 #include <vector>
 
 #include "actors/blast_state.hpp"
+#include "actors/counters.hpp"
 #include "actors/funnel.hpp"
 #include "storage/event.hpp"
+#include "storage/histogram.hpp"
 
 namespace blast::actors {
 
@@ -232,13 +234,37 @@ struct startup_stats {
   uint64_t webhooks_reapplied = 0;
 };
 
+// One transport instance's figures, read from its counters.
+struct transport_stats {
+  std::string name;
+  std::array<uint64_t, webhook_tally_count> webhook_events{};  // by webhook_tally
+  std::array<uint64_t, send_tally_count> sends{};              // by send_tally
+  uint64_t queued = 0;     // sends waiting for the rate limit or the in-flight cap
+  uint64_t in_flight = 0;  // sends in the plugin's hands
+};
+
+// Whether the log takes appends; when not, every write answers 503.
+struct storage_health {
+  bool ok = true;
+  std::string error;  // when not ok: why, as the writes are told
+};
+
 struct service_stats {
   uint64_t blasts = 0;
+  uint64_t recipients = 0;  // in every blast: each one a recipient actor, active or passivated
   uint64_t active_recipient_actors = 0;
   uint64_t journal_commits = 0;
   uint64_t journal_events = 0;
+  uint64_t journal_failed_commits = 0;  // appends that failed (disk full, I/O error)
+  uint64_t journal_refused = 0;         // submissions refused at once while storage was down
+  uint64_t journal_recoveries = 0;      // times storage came back after a failure
+  uint64_t journal_queued_events = 0;
+  storage::histogram::snapshot journal_batch_events;  // events per group commit
+  storage::histogram::snapshot journal_sync_seconds;  // per append (WriteBatch + WAL sync)
+  storage_health storage;
   uint64_t last_seq = 0;
   uint64_t snapshot_seq = 0;  // of the latest state snapshot; 0 = none yet
+  std::vector<transport_stats> transports;  // every transport instance, `manual` included
 };
 
 class service {
@@ -273,6 +299,8 @@ public:
   virtual void update_status(uint64_t blast, std::string ref, status_update u,
                              callback<status_result> cb) = 0;
   virtual void get_stats(callback<service_stats> cb) = 0;
+  // At once, on the caller's thread (no actor involved): for /healthz.
+  virtual storage_health health() const = 0;
   virtual void change_lifecycle(uint64_t blast, lifecycle action, callback<blast_summary> cb) = 0;
   // Sends again to recipients in `states` (unknown, failed) that have no
   // evidence of having received the message; answers how many.

@@ -26,6 +26,7 @@ struct job {
 struct transport_state {
   std::shared_ptr<plugins::transport_instance> instance;
   std::shared_ptr<worker_pool> workers;
+  transport_counters* counters = nullptr;
   double rate = 0;                  // sends per second; 0 = unlimited
   double burst = 1;                 // token bucket size
   double tokens = 0;
@@ -65,7 +66,22 @@ void arm_tick(self_ptr self, steady::duration wait) {
                      tick_atom_v);
 }
 
+// Publishes the depths for /metrics; called whenever they may have changed.
+void publish(transport_state& st) {
+  if (!st.counters)
+    return;
+  st.counters->queued.store(st.queue.size(), std::memory_order_relaxed);
+  st.counters->in_flight.store(st.in_flight, std::memory_order_relaxed);
+}
+
+void dispatch_now(self_ptr self);
+
 void dispatch(self_ptr self) {
+  dispatch_now(self);
+  publish(self->state);
+}
+
+void dispatch_now(self_ptr self) {
   auto& st = self->state;
   auto now = steady::now();
   if (now < st.paused_until) {
@@ -113,8 +129,10 @@ void dispatch(self_ptr self) {
 
 caf::behavior transport_actor(self_ptr self, transport_options opts,
                               std::shared_ptr<plugins::transport_instance> instance,
-                              std::shared_ptr<worker_pool> workers, caf::actor ingest) {
+                              std::shared_ptr<worker_pool> workers, caf::actor ingest,
+                              transport_counters* counters) {
   auto& st = self->state;
+  st.counters = counters;
   st.instance = std::move(instance);
   st.workers = std::move(workers);
   st.rate = opts.rate_per_second;
@@ -180,6 +198,7 @@ caf::behavior transport_actor(self_ptr self, transport_options opts,
           keep.push_back(std::move(j));
       }
       q.swap(keep);
+      publish(self->state);
       self->send(w.blast_actor, std::move(out));
     },
     [=](flush_atom) {
@@ -197,9 +216,10 @@ caf::behavior transport_actor(self_ptr self, transport_options opts,
 
 caf::actor spawn_transport(caf::actor_system& sys, const transport_options& opts,
                            std::shared_ptr<plugins::transport_instance> instance,
-                           std::shared_ptr<worker_pool> workers, caf::actor ingest) {
+                           std::shared_ptr<worker_pool> workers, caf::actor ingest,
+                           transport_counters* counters) {
   return sys.spawn(transport_actor, opts, std::move(instance), std::move(workers),
-                   std::move(ingest));
+                   std::move(ingest), counters);
 }
 
 } // namespace blast::actors

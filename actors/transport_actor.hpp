@@ -15,12 +15,15 @@ class transport_instance;
 namespace blast::actors {
 
 struct transport_options;
+struct transport_counters;
 class worker_pool;
 
 // Status look-ups (poll_msg) run on the same workers; their observations go
-// to `ingest` as coming from the `poll` source.
+// to `ingest` as coming from the `poll` source. `counters` (owned by the
+// service, outliving the actor) gets the queue depth and sends in flight.
 caf::actor spawn_transport(caf::actor_system& sys, const transport_options& opts,
                            std::shared_ptr<plugins::transport_instance> instance,
-                           std::shared_ptr<worker_pool> workers, caf::actor ingest);
+                           std::shared_ptr<worker_pool> workers, caf::actor ingest,
+                           transport_counters* counters);
 
 } // namespace blast::actors

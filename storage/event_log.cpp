@@ -26,6 +26,8 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdarg>
+#include <cstdio>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -122,6 +124,34 @@ status read_only_error(const char* what) {
                                     ": the event log is open read-only for an audit"};
 }
 
+// RocksDB's info log, handed to the owner's logger instead of a file in the
+// data folder (see log_options::log).
+class forwarding_logger : public rocksdb::Logger {
+public:
+  explicit forwarding_logger(std::function<void(int, const std::string&)> fn)
+    : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), fn_(std::move(fn)) {}
+
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    // HEADER_LEVEL is the options dump at every open: not a warning.
+    if (level < GetInfoLogLevel() || level == rocksdb::InfoLogLevel::HEADER_LEVEL)
+      return;
+    char buf[2048];
+    std::vsnprintf(buf, sizeof buf, format, ap);
+    std::string line = std::string("rocksdb: ") + buf;
+    int ours = level >= rocksdb::InfoLogLevel::ERROR_LEVEL ? 0 : 1;
+    if (fn_)
+      fn_(ours, line);
+    else
+      std::fprintf(stderr, "%s\n", line.c_str());
+  }
+
+private:
+  std::function<void(int, const std::string&)> fn_;
+};
+
 rocksdb::CompressionType pick_compression() {
   // The Debian package links LZ4, but a self-built librocksdb may not: ask it.
   auto supported = rocksdb::GetSupportedCompressions();
@@ -153,9 +183,13 @@ struct event_log::impl {
   uint64_t last_seq = 0;
   hash256 head{};
   int64_t last_logged_ms = 0;  // logged_ms of the last event; appends never go below it
-  // Set after a failed Write: RocksDB may have part of it in its WAL, so the
-  // in-memory head can no longer be trusted. Only the appender touches it.
+  // Set after a failed Write until recover() succeeds. RocksDB then refuses
+  // writes too (a background error: disk full is a "hard" one), and may hold
+  // part of the failed batch in its WAL; Resume() flushes the memtables, which
+  // never received the batch, and starts a new WAL, so the in-memory head
+  // stays right. Only the appender touches it.
   bool failed = false;
+  std::string failure;  // why, for the errors answered meanwhile
 
   ~impl() {
     if (!db)
@@ -197,6 +231,8 @@ status event_log::impl::open(const std::string& dir) {
   // Several column families share the WAL; the rarely written ones (snapshots,
   // meta between appends) would otherwise keep old WAL files alive forever.
   db_opts.max_total_wal_size = 256ull << 20;
+  if (!opts.audit)
+    db_opts.info_log = std::make_shared<forwarding_logger>(opts.log);
 
   rocksdb::BlockBasedTableOptions table;
   // One cache for all column families instead of one default cache each.
@@ -406,7 +442,7 @@ status event_log::append(std::vector<event>& batch) {
   if (batch.empty())
     return {};
   if (d.failed)
-    return {errc::io_error, "an earlier write failed; reopen the event log"};
+    return {errc::io_error, "the log takes no appends until it recovers from: " + d.failure};
   for (const auto& e : batch)
     if (e.message_id.size() > std::numeric_limits<uint32_t>::max() ||
         e.payload.size() > std::numeric_limits<uint32_t>::max())
@@ -471,6 +507,7 @@ status event_log::append(std::vector<event>& batch) {
   if (!s.ok()) {
     restore();
     d.failed = true;
+    d.failure = s.ToString();
     return {errc::io_error, "append of " + std::to_string(batch.size()) + " events failed: " +
                                 s.ToString()};
   }
@@ -478,6 +515,23 @@ status event_log::append(std::vector<event>& batch) {
   d.last_seq = seq;
   d.head = prev;
   d.last_logged_ms = logged;
+  return {};
+}
+
+status event_log::recover() {
+  auto& d = *impl_;
+  if (d.opts.audit)
+    return read_only_error("recover");
+  if (!d.failed)
+    return {};
+  // Resume() refuses a "fatal" background error (an EIO on the WAL, say):
+  // then only a restart, which replays the WAL, brings the log back.
+  auto s = d.db->Resume();
+  if (!s.ok())
+    return {errc::io_error, "the log has not recovered yet: " + s.ToString() +
+                              " (first error: " + d.failure + ")"};
+  d.failed = false;
+  d.failure.clear();
   return {};
 }
 

@@ -40,6 +40,11 @@ struct log_options {
   // folder, the open fails, RocksDB calling it "Corruption: Can't access
   // NNN.sst ... No such file": not damage to the log; retry, or audit a copy.
   bool audit = false;
+  // Where RocksDB's own messages go (level: 0 error, 1 warn), instead of the
+  // LOG file RocksDB would keep in `dir`: on a full disk that file's writer
+  // aborts the process (librocksdb 7.8 as Debian builds it asserts on a write
+  // after a failed one). Warnings and errors only. Unset: stderr.
+  std::function<void(int level, const std::string& message)> log;
 };
 
 struct verify_result {
@@ -66,6 +71,13 @@ public:
   // message_id, and the metadata (last seq, chain head). All or nothing: on
   // error nothing is written and the in-memory head is unchanged.
   status append(std::vector<event>& batch);
+
+  // After a failed append every append fails (io_error) until this succeeds:
+  // it asks RocksDB to resume (flush its memtables, start a new WAL), which
+  // works once the cause is gone (space is back after a full disk). Nothing of
+  // a failed append is ever visible. Call it from the appending thread; a
+  // no-op when no append failed.
+  status recover();
 
   // On an audit log: what meta says (zeros if it cannot be read), unchecked.
   uint64_t last_seq() const;  // 0 when empty

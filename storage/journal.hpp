@@ -3,22 +3,31 @@
 // WriteBatch, one WAL sync), then acknowledges each caller. An acknowledgement
 // with an ok status means the events are durable.
 //
+// When an append fails (disk full, an I/O error) the journal is *degraded*:
+// nothing of the failed batch was written, its submitters get the error, and
+// so does every submission while it lasts, at once and without touching the
+// disk. The writer asks the log to recover, backing off from 50 ms to 1 s
+// between attempts, and takes submissions again as soon as it has.
+//
 // Thread safety: submit() and stop() are thread-safe. Callbacks run on the
 // writer thread, in commit order; they must be quick and must not call submit()
 // synchronously and wait for it (that would deadlock the writer).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "storage/event.hpp"
 #include "storage/event_log.hpp"
+#include "storage/histogram.hpp"
 #include "storage/status.hpp"
 
 namespace blast::storage {
@@ -51,8 +60,18 @@ public:
     uint64_t commits = 0;
     uint64_t events = 0;
     size_t queued_events = 0;
+    uint64_t failed_commits = 0;     // appends that failed (each fails its whole batch)
+    uint64_t refused_degraded = 0;   // submissions failed at once while degraded
+    uint64_t recoveries = 0;         // times the log came back after a failure
+    bool degraded = false;
+    std::string error;               // while degraded: the failure, as the submitters got it
   };
   stats get_stats() const;
+
+  // Events per committed batch, and the time each append (its WriteBatch and
+  // WAL sync) took, in seconds; failed appends included in the latter.
+  const histogram& batch_events() const { return batch_events_; }
+  const histogram& sync_seconds() const { return sync_seconds_; }
 
 private:
   struct pending {
@@ -60,6 +79,8 @@ private:
     done_fn done;
   };
   void run();
+  // While degraded: tries to recover when the back-off allows; true once recovered.
+  bool try_recover(std::unique_lock<std::mutex>& lock);
 
   event_log& log_;
   journal_options opts_;
@@ -70,6 +91,15 @@ private:
   bool stopping_ = false;
   uint64_t commits_ = 0;
   uint64_t committed_events_ = 0;
+  uint64_t failed_commits_ = 0;
+  uint64_t refused_degraded_ = 0;
+  uint64_t recoveries_ = 0;
+  bool degraded_ = false;
+  std::string error_;
+  std::chrono::steady_clock::time_point next_attempt_;
+  std::chrono::milliseconds backoff_{0};
+  histogram batch_events_{histogram::powers_of_two(65536)};
+  histogram sync_seconds_{latency_buckets()};
   std::mutex join_mu_;  // serialises stop()'s join: two threads may not join one thread
   std::thread writer_;
 };

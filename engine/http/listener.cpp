@@ -2,11 +2,13 @@
 // own for each; the I/O threads run here.
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <stdexcept>
 #include <sys/resource.h>
 #include <thread>
 #include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -80,7 +82,8 @@ struct server::impl {
       // Only this handler adds connections (one at a time, on the acceptor's
       // strand), so the count cannot pass the limit between check and add.
       if (*opts.connections < opts.max_connections)
-        std::make_shared<session>(std::move(socket), router_, opts, opts.connections)->run();
+        std::make_shared<session>(std::move(socket), router_, opts, opts.connections, registry)
+            ->run();
       else
         refuse(std::move(socket));
       accept();
@@ -106,12 +109,18 @@ struct server::impl {
                               std::to_string(opts.max_connections) +
                               " connections; retry shortly");
     r.headers.emplace_back("Retry-After", "1");
-    std::make_shared<session>(std::move(socket), router_, opts, refusing)->refuse(std::move(r));
+    std::make_shared<session>(std::move(socket), router_, opts, refusing, registry)
+      ->refuse(std::move(r));
   }
 
   router& router_;
   server_options opts;
+  std::shared_ptr<session_registry> registry = std::make_shared<session_registry>();
   net::io_context ioc;
+  // A session waiting for the router's answer (a commit) has no operation
+  // pending in the io_context: without this guard, run() would return once
+  // the acceptor closes at a shutdown, and those answers would never be written.
+  net::executor_work_guard<net::io_context::executor_type> work{ioc.get_executor()};
   tcp::acceptor acceptor;
   net::steady_timer retry;  // re-accepts after a failed accept
   std::shared_ptr<std::atomic<size_t>> refusing = std::make_shared<std::atomic<size_t>>(0);
@@ -155,11 +164,38 @@ void server::stop() {
   if (impl_->stopped)
     return;
   impl_->stopped = true;
-  net::post(impl_->acceptor.get_executor(), [this] {
+  auto& reg = *impl_->registry;
+  // No new connection: the port refuses from now on.
+  std::promise<void> closed;
+  net::post(impl_->acceptor.get_executor(), [this, &closed] {
     boost::system::error_code ec;
     impl_->acceptor.close(ec);
     impl_->retry.cancel();
+    closed.set_value();
   });
+  closed.get_future().wait();
+  // Idle connections close; requests under way (a commit being made durable,
+  // say) are answered with "Connection: close"; then the I/O threads stop.
+  reg.draining.store(true, std::memory_order_release);
+  std::vector<std::shared_ptr<session>> live;
+  {
+    std::lock_guard lock{reg.mu};
+    for (auto& [p, weak] : reg.live)
+      if (auto s = weak.lock())
+        live.push_back(std::move(s));
+  }
+  for (auto& s : live)
+    s->drain();
+  live.clear();  // a session must be able to end while we wait
+  {
+    std::unique_lock lock{reg.mu};
+    if (!reg.cv.wait_for(lock, std::chrono::seconds(impl_->opts.drain_timeout_seconds),
+                         [&] { return reg.live.empty(); }))
+      log(log_level::warn, std::to_string(reg.live.size()) +
+                             " connections still busy at the end of the shutdown's grace "
+                             "period; closing them");
+  }
+  impl_->work.reset();
   impl_->ioc.stop();
   for (auto& t : impl_->threads)
     t.join();

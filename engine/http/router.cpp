@@ -128,8 +128,8 @@ parsed_body parse_json_object(const std::string& body, json::storage_ptr sp = {}
 class handler {
 public:
   handler(actors::service& svc, const router_options& opts, webhook_limiter& limiter,
-          request& req, router::done_fn& done)
-    : svc_(svc), opts_(opts), limiter_(limiter), req_(req), done_(done) {}
+          const http_metrics& metrics, request& req, router::done_fn& done)
+    : svc_(svc), opts_(opts), limiter_(limiter), metrics_(metrics), req_(req), done_(done) {}
 
   void run() {
     auto parsed = urls::parse_origin_form(req_.target);
@@ -144,7 +144,7 @@ public:
       segs_.pop_back();  // tolerate a trailing slash
 
     if (is({"healthz"}))
-      return only("GET", [&] { done_(json_response(200, json::object{{"status", "ok"}})); });
+      return only("GET", [&] { healthz(); });
     if (is({"metrics"}))
       return only("GET", [&] { metrics(); });
     if (segs_.size() >= 2 && segs_[0] == "api" && segs_[1] == "blasts")
@@ -279,30 +279,24 @@ private:
 
   // Prometheus text exposition format, version 0.0.4.
   void metrics() {
-    auto conns = opts_.http_connections;
-    svc_.get_stats(reply<actors::service_stats>(std::move(done_), [conns](auto& s) {
+    svc_.get_stats(reply<actors::service_stats>(std::move(done_), [&m = metrics_](auto& s) {
       response r;
       r.content_type = "text/plain; version=0.0.4";
-      auto metric = [&](const char* name, const char* type, const char* help, uint64_t v) {
-        r.body += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type +
-                  "\n" + name + " " + std::to_string(v) + "\n";
-      };
-      metric("blastd_blasts", "gauge", "Blasts known to the engine.", s.blasts);
-      metric("blastd_recipient_actors_active", "gauge",
-             "Recipient actors activated and not yet passivated.", s.active_recipient_actors);
-      metric("blastd_journal_commits_total", "counter",
-             "Group commits (one WriteBatch and WAL sync each).", s.journal_commits);
-      metric("blastd_journal_events_total", "counter", "Events committed by the journal.",
-             s.journal_events);
-      metric("blastd_log_last_seq", "gauge", "Sequence number of the last event in the log.",
-             s.last_seq);
-      metric("blastd_snapshot_seq", "gauge",
-             "Sequence number the latest state snapshot covers (start-up replays the rest).",
-             s.snapshot_seq);
-      if (conns)
-        metric("blastd_http_connections", "gauge", "Open HTTP connections.", conns->load());
+      r.body = render_metrics(s, m);
       return r;
     }));
+  }
+
+  // 503 while storage takes no writes: a load balancer then sends writes
+  // elsewhere (reads would still work here, but a half-working instance is
+  // not one to route to).
+  void healthz() {
+    auto h = svc_.health();
+    if (h.ok)
+      return done_(json_response(200, json::object{{"status", "ok"}}));
+    done_(json_response(503, json::object{{"status", "degraded"},
+                                          {"storage", "unavailable"},
+                                          {"error", h.error}}));
   }
 
   // Raw provider payloads, handed to the transport's plugin: the signature is
@@ -723,6 +717,7 @@ private:
   actors::service& svc_;
   const router_options& opts_;
   webhook_limiter& limiter_;
+  const http_metrics& metrics_;
   request& req_;
   router::done_fn& done_;
   urls::url_view url_;
@@ -737,10 +732,12 @@ response error_response(unsigned status, const char* code, const std::string& me
 
 router::router(actors::service& svc, router_options opts)
   : svc_(svc), opts_(std::move(opts)),
-    webhook_limiter_(std::make_unique<webhook_limiter>(opts_.webhook_limits)) {}
+    webhook_limiter_(std::make_unique<webhook_limiter>(opts_.webhook_limits)) {
+  metrics_.track_connections(opts_.http_connections);
+}
 
 void router::handle(request req, done_fn done) {
-  handler(svc_, opts_, *webhook_limiter_, req, done).run();
+  handler(svc_, opts_, *webhook_limiter_, metrics_, req, done).run();
 }
 
 } // namespace blast::engine::http

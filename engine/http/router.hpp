@@ -15,6 +15,7 @@
 
 #include "actors/service.hpp"
 #include "engine/http/message.hpp"
+#include "engine/http/metrics.hpp"
 #include "engine/http/streams.hpp"
 #include "engine/http/webhook_limiter.hpp"
 
@@ -38,10 +39,14 @@ public:
   router(actors::service& svc, router_options opts = {});
   void handle(request req, done_fn done);
 
+  // The HTTP figures /metrics renders; the server records each answer here.
+  http_metrics& metrics() { return metrics_; }
+
 private:
   actors::service& svc_;
   router_options opts_;
   std::unique_ptr<webhook_limiter> webhook_limiter_;
+  http_metrics metrics_;
 };
 
 // An error response: {"error": {"code", "message"}}.

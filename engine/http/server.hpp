@@ -38,6 +38,8 @@ struct server_options {
   // The number of open connections, shared with whoever reports it
   // (/metrics); the server makes its own when this is null.
   std::shared_ptr<std::atomic<size_t>> connections;
+  // At stop(): how long requests under way may take to be answered.
+  unsigned drain_timeout_seconds = 10;
 };
 
 class server {
@@ -51,7 +53,10 @@ public:
 
   uint16_t port() const;  // the bound port
   size_t max_connections() const;  // as in effect (see server_options)
-  // Stops accepting, closes connections and joins the I/O threads.
+  // Stops accepting, closes idle connections, lets the requests under way be
+  // answered (for up to drain_timeout_seconds; their connections then close),
+  // ends streamed bodies, and joins the I/O threads. Call it before stopping
+  // the service, so that answers waiting on a commit still get it.
   void stop();
 
 private:

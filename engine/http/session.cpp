@@ -22,11 +22,22 @@ constexpr size_t max_refused_body = 64u << 10;  // read and dropped after a 401/
 } // namespace
 
 session::session(net::ip::tcp::socket&& socket, router& r, const server_options& opts,
-                 std::shared_ptr<std::atomic<size_t>> slot)
+                 std::shared_ptr<std::atomic<size_t>> slot,
+                 std::shared_ptr<session_registry> registry)
   : stream_(std::move(socket)), slot_(std::move(slot)), timer_(stream_.get_executor()),
-    deadline_(stream_.get_executor()), router_(r), opts_(opts) {}
+    deadline_(stream_.get_executor()), router_(r), opts_(opts), registry_(std::move(registry)) {}
+
+session::~session() {
+  std::lock_guard lock{registry_->mu};
+  registry_->live.erase(this);
+  registry_->cv.notify_all();
+}
 
 void session::run() {
+  {
+    std::lock_guard lock{registry_->mu};
+    registry_->live.emplace(this, weak_from_this());
+  }
   net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
 }
 
@@ -58,9 +69,31 @@ void session::disarm_deadline() {
   deadline_.cancel();
 }
 
+void session::drain() {
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    if (self->streaming_)
+      return self->close();  // an SSE stream never ends by itself; a CSV export is cut
+    if (self->busy_)
+      return;  // answered, then closed (write() and read() see the shutdown)
+    // Waiting for a header: if the bytes of a request are already here, the
+    // client sent it before the shutdown, so it is read and answered too.
+    beast::error_code ec;
+    auto arrived = self->stream_.socket().available(ec);
+    if (!ec && (arrived > 0 || self->buffer_.size() > 0))
+      return;
+    self->close();
+  });
+}
+
 void session::read() {
   key_name_.clear();
   denied_.reset();
+  busy_ = false;
+  streaming_ = false;
+  // A shutdown began: no next request on this connection. (Checked here too,
+  // not only in drain(): this session may have been busy when drain() ran.)
+  if (draining())
+    return close();
   parser_.emplace();
   parser_->body_limit(opts_.body_limit);
   parser_->header_limit(static_cast<uint32_t>(opts_.header_limit));
@@ -93,6 +126,9 @@ void session::read_request() {
 void session::on_header(beast::error_code ec) {
   if (ec)
     return on_read(ec);
+  busy_ = true;  // a request has begun: a shutdown now waits for its answer
+  method_ = std::string(parser_->get().method_string());  // for /metrics, even if refused here
+  target_ = std::string(parser_->get().target());
   if (opts_.keys && !opts_.keys->empty() && !authorize())
     return;  // answered without reading the body
   // Beast reads at most the buffer's free capacity (512 bytes when it is
@@ -136,6 +172,13 @@ void session::on_read(beast::error_code ec) {
       ec == beast::error::timeout || ec == net::error::connection_reset || ec == net::error::eof)
     return close();
   started_ = std::chrono::steady_clock::now();
+  busy_ = true;
+  method_.clear();
+  target_.clear();
+  if (parser_->is_header_done()) {
+    method_ = std::string(parser_->get().method_string());
+    target_ = std::string(parser_->get().target());
+  }
   if (ec == bhttp::error::body_limit) {
     log_prefix_ = "(body over limit)";
     return write(error_response(413, "body_too_large",
@@ -213,11 +256,12 @@ bool session::authorize() {
 }
 
 void session::log_answer(unsigned status, const std::string& size) {
-  if (!log_enabled(log_level::info))
-    return;
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
               std::chrono::steady_clock::now() - started_)
               .count();
+  router_.metrics().record(method_, target_, status, us / 1e6);
+  if (!log_enabled(log_level::info))
+    return;
   char tail[96];
   std::snprintf(tail, sizeof tail, " %u %.2fms %s", status, us / 1000.0, size.c_str());
   log(log_level::info, log_prefix_ + tail + (key_name_.empty() ? "" : " key=" + key_name_));
@@ -232,7 +276,8 @@ void session::write(response res, bool keep_alive, bool close_after) {
   out->set(bhttp::field::content_type, res.content_type);
   for (auto& [k, v] : res.headers)
     out->set(k, v);
-  out->keep_alive(keep_alive && !close_after);
+  // At a shutdown the answer says so (Connection: close) and the connection ends.
+  out->keep_alive(keep_alive && !close_after && !draining());
   out->body() = std::move(res.body);
   out->prepare_payload();
   log_answer(res.status, std::to_string(out->body().size()) + "B");
@@ -276,6 +321,7 @@ void session::write_stream(response res, bool keep_alive) {
     head->set(k, v);
   head->keep_alive(keep_alive);
   head->chunked(true);
+  streaming_ = true;
   log_answer(res.status, "streamed");
   auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*head);
   stream_.expires_after(std::chrono::seconds(opts_.read_timeout_seconds));
@@ -352,15 +398,15 @@ void session::linger_close() {
   if (ec)
     return close();
   stream_.expires_after(std::chrono::seconds(2));
-  drain();
+  discard_input();
 }
 
-void session::drain() {
+void session::discard_input() {
   stream_.async_read_some(buffer_.prepare(4096),
                           [self = shared_from_this()](beast::error_code ec, std::size_t) {
                             if (ec)
                               return self->close();
-                            self->drain();  // not committed: the bytes are dropped
+                            self->discard_input();  // not committed: the bytes are dropped
                           });
 }
 

@@ -5,8 +5,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -31,16 +34,33 @@ private:
   std::shared_ptr<std::atomic<size_t>> n_;
 };
 
+class session;
+
+// The server's live sessions, so that a shutdown can close the idle ones and
+// wait for the busy ones. Shared by the server and every session: a session
+// still waiting on its answer when the shutdown gives up may outlive the stop.
+struct session_registry {
+  std::atomic<bool> draining{false};  // set once by the shutdown; never cleared
+  std::mutex mu;
+  std::condition_variable cv;  // notified when a session ends
+  std::map<const session*, std::weak_ptr<session>> live;
+};
+
 class session : public std::enable_shared_from_this<session> {
 public:
   // `slot` counts this session among the open connections (or the refusals
-  // in flight) until it ends.
+  // in flight) until it ends; `registry` lets a shutdown find it.
   session(boost::asio::ip::tcp::socket&& socket, router& r, const server_options& opts,
-          std::shared_ptr<std::atomic<size_t>> slot);
+          std::shared_ptr<std::atomic<size_t>> slot, std::shared_ptr<session_registry> registry);
+  ~session();
   void run();
   // Answers `res` without reading a request, then closes (a connection over
   // the limit).
   void refuse(response res);
+  // Shutdown: an idle connection (no request begun) or a stream is closed at
+  // once; a request in progress is answered, then its connection closed.
+  // Thread-safe: runs on the session's strand.
+  void drain();
 
 private:
   void read();
@@ -64,7 +84,8 @@ private:
   // Closes after a complete answer: half-closes, then reads and drops what
   // the client still sends for a moment before closing (see session.cpp).
   void linger_close();
-  void drain();
+  void discard_input();
+  bool draining() const { return registry_->draining.load(std::memory_order_acquire); }
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
@@ -76,6 +97,12 @@ private:
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   router& router_;
   const server_options& opts_;
+  std::shared_ptr<session_registry> registry_;
+  // On the strand only. busy_: from a request's header to its answer written;
+  // streaming_: a streamed body is being written (it ends at a shutdown).
+  bool busy_ = false;
+  bool streaming_ = false;
+  std::string method_, target_;  // of the request being answered, for /metrics
   unsigned version_ = 11;
   bool large_request_ = false;  // trim the heap once it is answered
   bool head_request_ = false;   // HEAD: answer the headers only

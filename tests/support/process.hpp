@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <arpa/inet.h>
+#include <chrono>
 #include <csignal>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -76,6 +78,24 @@ public:
   int stop() {
     ::kill(pid_, SIGTERM);
     return reap();
+  }
+  // SIGTERM, then waits at most `limit` for the exit: its status, or -1 when
+  // the process was still running (it is then killed, so no test hangs on it).
+  int stop_within(std::chrono::milliseconds limit) {
+    ::kill(pid_, SIGTERM);
+    auto end = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      if (std::chrono::steady_clock::now() >= end) {
+        kill_hard();
+        return -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   }
   // SIGKILL: what a crash looks like to the log.
   void kill_hard() {
