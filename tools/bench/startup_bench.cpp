@@ -705,13 +705,6 @@ run_result run_once(const options& o, const figures& gen, const std::string& log
   return r;
 }
 
-std::string loadavg() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
 void print_table(const std::vector<run_result>& runs, const options& o) {
   const uint64_t tail = o.tail ? o.tail : o.events / 10;
   const std::string t = std::to_string(tail / 1000) + "k";
