@@ -136,7 +136,7 @@ printf '\nblastd benchmark suite: %s, %s run(s) each, %d s\n' "$mode" "$runs" $(
 printf 'machine: %s, %s GiB RAM; load average (1, 5, 15 min) %s before, %s after\n' \
   "$(nproc) x $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)" \
   "$(awk '/^MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)" "$load_before" "$load_after"
-printf '\n%-52s %-16s %10s %-5s %9s .. %-9s %s\n' "metric" "target" "median" "" "min" "max" "target"
+printf '\n%-52s %-16s %10s %-5s %9s .. %-9s %s\n' "metric" "target" "median" "" "min" "max" "verdict"
 row webhook "statuses durable (2xx)" ">= 15000" 1 "/s" "1. webhooks, 1 status/request, 64 conns, durable"
 row webhook "request latency p50" "" 1 "ms" "   request latency p50"
 row webhook "request latency p99" "" 1 "ms" "   request latency p99"
