@@ -430,7 +430,8 @@ int main(int argc, char** argv) {
                  "  --settle: the funnel is final once unchanged this long (default 2 s)\n"
                  "  --idle-wait: then wait this long and count active recipient actors again "
                  "(default 0 = no; idle recipient actors passivate)\n"
-                 "  --keep leaves the data dirs in /tmp\n");
+                 "  --keep leaves the data dirs in /tmp\n"
+                 "  --summary FILE appends the table's rows to FILE (tab-separated)\n");
     return 2;
   }
   install_watchdog("send_bench");
