@@ -131,7 +131,7 @@ latency summarize(std::vector<double> us);
 struct load_result {
   std::vector<double> us;   // each request's latency: first byte written -> answer complete
   size_t not_2xx = 0;       // answers with another status
-  std::string first_error;  // the first non-2xx answer (status line and body) or socket error
+  std::string first_error;  // the first non-2xx answer, whole (a socket error throws instead)
   double seconds = 0;       // the first request written -> the last answer read
 };
 load_result run_closed_loop(uint16_t port, const std::vector<std::string>& requests,
