@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -11,8 +12,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string_view>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -34,6 +41,12 @@ double seconds_since(steady::time_point t0) {
 double micros_since(steady::time_point t0) { return seconds_since(t0) * 1e6; }
 
 namespace {
+
+// --summary FILE, shared by every benchmark through common_options; empty: no summary.
+std::string g_summary;
+// The last unindented row printed: an indented row ("  rate") is a detail of it, and is named
+// "parent / rate" in the summary, where it stands alone.
+std::string g_section;
 
 // The running child, for the watchdog's signal handler, which may only kill(2) it.
 std::atomic<pid_t> g_child{0};
@@ -290,7 +303,30 @@ bool parse_options(int argc, char** argv, const std::vector<option>& options) {
 }
 
 std::vector<option> common_options(size_t& recipients, int& runs, bool& keep) {
-  return {{"--recipients", &recipients}, {"--runs", &runs}, {"--keep", &keep}};
+  return {{"--recipients", &recipients}, {"--runs", &runs}, {"--keep", &keep},
+          {"--summary", &g_summary}};
+}
+
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = s.rfind(')');  // the command name may hold spaces and parentheses
+  if (close == std::string::npos)
+    throw bench_error("cannot read /proc/" + std::to_string(pid) + "/stat");
+  std::istringstream fields(s.substr(close + 2));
+  std::string skip;
+  for (int i = 3; i < 14; ++i)  // state (field 3) .. cmajflt (field 13)
+    fields >> skip;
+  double utime = 0, stime = 0;
+  fields >> utime >> stime;
+  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+std::string loadavg() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
 }
 
 std::string machine() {
@@ -313,6 +349,188 @@ latency summarize(std::vector<double> us) {
   return {rank(0.50), rank(0.99), us.back()};
 }
 
+std::string raw_post(const std::string& target, const std::string& body,
+                     const std::vector<std::pair<std::string, std::string>>& headers) {
+  std::string r = "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  "Content-Type: application/json\r\nContent-Length: " +
+                  std::to_string(body.size()) + "\r\n";
+  for (auto& [k, v] : headers)
+    r += k + ": " + v + "\r\n";
+  return r + "\r\n" + body;
+}
+
+namespace {
+
+// One connection of the load generator: the request it is writing (index, bytes written), then
+// the answer it is reading.
+struct load_conn {
+  int fd = -1;
+  size_t request = SIZE_MAX;  // SIZE_MAX: idle, nothing left to send
+  size_t written = 0;
+  bool want_out = false;  // EPOLLOUT asked for: the request did not go in one write
+  std::string in;
+  steady::time_point t0;
+};
+
+int connect_loopback(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    throw bench_error(std::string("socket: ") + std::strerror(errno));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // small requests, no Nagle wait
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    int e = errno;
+    ::close(fd);
+    throw bench_error(std::string("connect: ") + std::strerror(e));
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  return fd;
+}
+
+// The length of the complete answer at the start of `in`, 0 while incomplete; its status in
+// `status`. Throws on what this client does not read (no Content-Length).
+size_t complete_answer(const std::string& in, int& status) {
+  auto end = in.find("\r\n\r\n");
+  if (end == std::string::npos)
+    return 0;
+  if (in.size() < 12 || in.compare(0, 5, "HTTP/") != 0)
+    throw bench_error("not an HTTP answer: " + in.substr(0, 80));
+  status = std::atoi(in.c_str() + 9);
+  size_t length = SIZE_MAX;
+  for (size_t line = in.find("\r\n") + 2; line < end;) {
+    size_t eol = in.find("\r\n", line);
+    static constexpr std::string_view name = "content-length:";
+    if (eol - line > name.size() &&
+        std::equal(name.begin(), name.end(), in.begin() + static_cast<long>(line),
+                   [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); }))
+      length = std::strtoul(in.c_str() + line + name.size(), nullptr, 10);
+    line = eol + 2;
+  }
+  if (length == SIZE_MAX)
+    throw bench_error("an answer without Content-Length: " + in.substr(0, end));
+  return in.size() >= end + 4 + length ? end + 4 + length : 0;
+}
+
+} // namespace
+
+load_result run_closed_loop(uint16_t port, const std::vector<std::string>& requests,
+                            unsigned connections) {
+  load_result r;
+  r.us.reserve(requests.size());
+  std::vector<load_conn> conns(std::max(1u, connections));
+  int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0)
+    throw bench_error(std::string("epoll_create1: ") + std::strerror(errno));
+  size_t next = 0, in_flight = 0;
+  auto cleanup = [&] {
+    for (auto& c : conns)
+      if (c.fd >= 0)
+        ::close(c.fd);
+    ::close(ep);
+  };
+  // Writes what it can of the connection's request; EPOLLOUT is asked for only while some of
+  // it is left (a request of a few hundred bytes goes in one write).
+  auto pump = [&](size_t k) {
+    auto& c = conns[k];
+    const std::string& req = requests[c.request];
+    while (c.written < req.size()) {
+      ssize_t n = ::send(c.fd, req.data() + c.written, req.size() - c.written, MSG_NOSIGNAL);
+      if (n < 0 && errno == EAGAIN)
+        break;
+      if (n <= 0)
+        throw bench_error(std::string("send: ") + std::strerror(errno));
+      c.written += static_cast<size_t>(n);
+    }
+    if (bool want = c.written < req.size(); want != c.want_out) {
+      epoll_event ev{};
+      ev.events = EPOLLIN | (want ? EPOLLOUT : 0u);
+      ev.data.u64 = k;
+      ::epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &ev);
+      c.want_out = want;
+    }
+  };
+  auto start_next = [&](size_t k) {
+    auto& c = conns[k];
+    if (next == requests.size()) {
+      c.request = SIZE_MAX;
+      return;
+    }
+    c.request = next++;
+    c.written = 0;
+    ++in_flight;
+    c.t0 = steady::now();
+    pump(k);
+  };
+  try {
+    for (size_t k = 0; k < conns.size(); ++k) {
+      conns[k].fd = connect_loopback(port);
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = k;
+      ::epoll_ctl(ep, EPOLL_CTL_ADD, conns[k].fd, &ev);
+    }
+    auto t0 = steady::now();
+    for (size_t k = 0; k < conns.size(); ++k)
+      start_next(k);
+    std::vector<epoll_event> events(conns.size());
+    char buf[16384];
+    while (in_flight > 0) {
+      int n = ::epoll_wait(ep, events.data(), static_cast<int>(events.size()), -1);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        throw bench_error(std::string("epoll_wait: ") + std::strerror(errno));
+      for (int e = 0; e < n; ++e) {
+        size_t k = events[e].data.u64;
+        auto& c = conns[k];
+        if (events[e].events & EPOLLOUT)
+          pump(k);
+        if (!(events[e].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+          continue;
+        if (c.request == SIZE_MAX) {  // done, waiting for the others: an idle close is fine
+          ::epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
+          continue;
+        }
+        // A short read means the socket is drained for now (epoll is level-triggered, so what
+        // comes later wakes it again): no extra recv just to see EAGAIN.
+        for (;;) {
+          ssize_t got = ::recv(c.fd, buf, sizeof buf, 0);
+          if (got < 0 && errno == EAGAIN)
+            break;
+          if (got <= 0)
+            throw bench_error(got == 0 ? "blastd closed a connection"
+                                       : std::string("recv: ") + std::strerror(errno));
+          c.in.append(buf, static_cast<size_t>(got));
+          if (static_cast<size_t>(got) < sizeof buf)
+            break;
+        }
+        int status = 0;
+        size_t len = complete_answer(c.in, status);
+        if (len == 0)
+          continue;
+        r.us.push_back(micros_since(c.t0));
+        if (status < 200 || status > 299) {
+          if (r.not_2xx++ == 0)
+            r.first_error = c.in.substr(0, len);
+        }
+        c.in.erase(0, len);
+        --in_flight;
+        start_next(k);
+      }
+    }
+    r.seconds = seconds_since(t0);
+  } catch (...) {
+    cleanup();
+    throw;
+  }
+  cleanup();
+  return r;
+}
+
 void print_stats_header(size_t runs, int name_width) {
   std::printf("\n%-*s %-4s %12s   min .. max over %zu runs\n", name_width, "metric", "unit",
               "median", runs);
@@ -329,6 +547,21 @@ void print_stats_row(const std::string& name, const char* unit, int decimals,
   double median = values.size() % 2 ? values[m] : (values[m - 1] + values[m]) / 2;
   std::printf("%-*s %-4s %12.*f   %.*f .. %.*f\n", name_width, name.c_str(), unit, decimals,
               median, decimals, values.front(), decimals, values.back());
+  std::string key = name;
+  if (auto first = name.find_first_not_of(' '); first == 0 || first == std::string::npos)
+    g_section = name;
+  else
+    key = g_section + " / " + name.substr(first);
+  if (g_summary.empty())
+    return;
+  // Appended, not truncated: the suite gives each benchmark a file of its own, and a benchmark
+  // that prints several tables (or is run twice) adds to it.
+  std::FILE* f = std::fopen(g_summary.c_str(), "a");
+  if (!f)
+    throw bench_error("--summary " + g_summary + ": " + std::strerror(errno));
+  std::fprintf(f, "%s\t%s\t%.17g\t%.17g\t%.17g\t%zu\n", key.c_str(), unit, median,
+               values.front(), values.back(), values.size());
+  std::fclose(f);
 }
 
 } // namespace blast::tools::bench

@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 #include <sys/types.h>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -103,8 +104,15 @@ struct option {
 // number that does not parse whole; the caller then checks ranges and prints its usage.
 bool parse_options(int argc, char** argv, const std::vector<option>& options);
 
-// What every benchmark takes: --recipients N, --runs R, --keep (leave the run folders in /tmp).
+// What every benchmark takes: --recipients N, --runs R, --keep (leave the run folders in /tmp),
+// --summary FILE (see print_stats_row).
 std::vector<option> common_options(size_t& recipients, int& runs, bool& keep);
+
+// User + system CPU seconds of a process so far (/proc/PID/stat); ::getpid() for this one.
+double cpu_seconds(pid_t pid);
+
+// "0.52 0.61 0.70": the load averages over 1, 5 and 15 minutes (/proc/loadavg).
+std::string loadavg();
 
 // "2 x AMD EPYC ...".
 std::string machine();
@@ -114,8 +122,32 @@ struct latency {
 };
 latency summarize(std::vector<double> us);
 
+// A closed-loop HTTP load generator, as wrk is: `connections` keep-alive connections to
+// 127.0.0.1:port, each sending its next request the moment the previous answer is complete,
+// until every request has been sent once (in order: the next unsent one goes out). One thread
+// and epoll, so the client's CPU stays small beside the server's on a shared machine; requests
+// are whole HTTP/1.1 messages made beforehand (raw_post), so no formatting happens while timed.
+// Answers must carry a Content-Length (blastd's API answers do; a chunked one is an error).
+struct load_result {
+  std::vector<double> us;   // each request's latency: first byte written -> answer complete
+  size_t not_2xx = 0;       // answers with another status
+  std::string first_error;  // the first non-2xx answer, whole (a socket error throws instead)
+  double seconds = 0;       // the first request written -> the last answer read
+};
+load_result run_closed_loop(uint16_t port, const std::vector<std::string>& requests,
+                            unsigned connections);
+
+// "POST target HTTP/1.1" with Host, Content-Type: application/json, Content-Length, `headers`,
+// and the body: one request for run_closed_loop.
+std::string raw_post(const std::string& target, const std::string& body,
+                     const std::vector<std::pair<std::string, std::string>>& headers = {});
+
 // The results table: a header, then one row per metric with the median and the range over the
-// runs. NaN values are left out; a row with none is not printed.
+// runs. NaN values are left out; a row with none is not printed. With --summary FILE, each row
+// printed is also appended to FILE as one tab-separated line for tools/bench/suite.sh:
+// "name, unit, median, min, max, runs" (numbers with every significant digit), so the suite
+// reads the very figures the benchmark printed instead of parsing its table. An indented row is
+// a detail of the unindented one above it and is named "that row / this one" there.
 void print_stats_header(size_t runs, int name_width = 40);
 void print_stats_row(const std::string& name, const char* unit, int decimals,
                      std::vector<double> values, int name_width = 40);

@@ -184,7 +184,8 @@ int main(int argc, char** argv) {
   if (!parse_args(argc, argv, o)) {
     std::fprintf(stderr, "usage: million_bench [--recipients N] [--runs R] [--keep] "
                          "[--blastd PATH]\n  N: %d..99999999 (default 1000000); R >= 1 (default "
-                         "3); --keep leaves the data dirs in /tmp\n",
+                         "3); --keep leaves the data dirs in /tmp\n"
+                         "  --summary FILE appends the table's rows to FILE (tab-separated)\n",
                  updates);
     return 2;
   }

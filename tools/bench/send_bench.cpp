@@ -75,22 +75,6 @@ struct run_result {
   std::vector<std::string> warnings;
 };
 
-// User + system CPU seconds of a process so far (/proc/PID/stat fields 14 and 15).
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = s.rfind(')');  // the command name may hold spaces and parentheses
-  if (close == std::string::npos)
-    throw bench_error("cannot read /proc/" + std::to_string(pid) + "/stat");
-  std::istringstream fields(s.substr(close + 2));
-  std::string skip;
-  for (int i = 3; i < 14; ++i)  // state (field 3) .. cmajflt (field 13)
-    fields >> skip;
-  double utime = 0, stime = 0;
-  fields >> utime >> stime;
-  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
 // A blastd past the limit stops the run before it takes the machine with it.
 void check_rss(pid_t pid) {
   double rss = status_mib(pid, "VmRSS:");
@@ -446,7 +430,8 @@ int main(int argc, char** argv) {
                  "  --settle: the funnel is final once unchanged this long (default 2 s)\n"
                  "  --idle-wait: then wait this long and count active recipient actors again "
                  "(default 0 = no; idle recipient actors passivate)\n"
-                 "  --keep leaves the data dirs in /tmp\n");
+                 "  --keep leaves the data dirs in /tmp\n"
+                 "  --summary FILE appends the table's rows to FILE (tab-separated)\n");
     return 2;
   }
   install_watchdog("send_bench");

@@ -705,13 +705,6 @@ run_result run_once(const options& o, const figures& gen, const std::string& log
   return r;
 }
 
-std::string loadavg() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
 void print_table(const std::vector<run_result>& runs, const options& o) {
   const uint64_t tail = o.tail ? o.tail : o.events / 10;
   const std::string t = std::to_string(tail / 1000) + "k";
@@ -840,6 +833,7 @@ int main(int argc, char** argv) {
                  "own (default 5000000)\n"
                  "  T: events after the second snapshot, < E (default E/10); R >= 1 (default 3)\n"
                  "  --keep leaves the data dirs in /tmp\n"
+                 "  --summary FILE appends the table's rows to FILE (tab-separated)\n"
                  "  --log DIR: measure the log an earlier --keep left in DIR (its recipients and "
                  "events; not removed) instead of making one\n"
                  "  --replay-only DIR: only fold the log in DIR (a kept run's data folder), in "

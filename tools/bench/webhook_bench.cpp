@@ -1,20 +1,23 @@
-// webhook_bench: the batched-webhook ingestion rate through the whatsapp_cloud plugin. A blast
-// of N recipients is sent through the plugin to an in-process Cloud API simulator (no webhooks
-// of its own), then the benchmark posts Meta-shaped notifications of 100 statuses each
-// (delivered then read for every wamid, signed with X-Hub-Signature-256) from C connections.
+// webhook_bench: webhook ingestion through the whatsapp_cloud plugin. A blast of N recipients is
+// sent through the plugin to an in-process Cloud API simulator (no webhooks of its own), then
+// the benchmark posts Meta-shaped notifications of B statuses each (delivered then read for
+// every wamid, signed with X-Hub-Signature-256) from C keep-alive connections: B = 100 is the
+// batched workload, B = 1 with C = 64 the single-event one.
 // Figures: statuses/s until every request is answered 2xx (each answer means the raw
-// notification is durable: WAL-synced), and until the funnel shows every status applied.
+// notification is durable: WAL-synced), each request's latency, and the rate until the funnel
+// shows every status applied.
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include <boost/json.hpp>
 
 #include "tools/bench/bench_support.hpp"
+#include "tools/blastctl/csv.hpp"
 #include "tools/http_client.hpp"
 #include "tools/wacloud_sim/cloud_api.hpp"
 #include "tools/wsapme_sim/webhook_sender.hpp" // hmac_sha256_hex
@@ -35,7 +38,36 @@ struct options {
 
 struct run_result {
   double send_s = 0, durable_s = 0, applied_s = 0, statuses = 0;
+  latency request_us;
+  double blastd_cpu_s = 0, client_cpu_s = 0;  // while the webhooks were posted
 };
+
+// Every recipient's message id (wamid), in recipient order, from the CSV export: one request
+// instead of one GET per recipient.
+std::vector<std::string> message_ids(http_client& c, const std::string& blast, size_t n) {
+  auto csv = expect(c, "GET", "/api/blasts/" + blast + "/recipients.csv", "", 200).body;
+  std::FILE* in = ::fmemopen(csv.data(), csv.size(), "r");
+  if (!in)
+    throw bench_error("fmemopen failed");
+  csv_reader reader(in);
+  std::vector<std::string> fields, ids;
+  size_t column = 0;
+  bool header = true;
+  while (reader.next(fields)) {
+    if (header) {
+      column = static_cast<size_t>(
+          std::find(fields.begin(), fields.end(), "messageId") - fields.begin());
+      header = false;
+    } else if (column < fields.size() && !fields[column].empty()) {
+      ids.push_back(fields[column]);
+    }
+  }
+  std::fclose(in);
+  if (!reader.error().empty() || ids.size() != n)
+    throw bench_error("the CSV export gave " + std::to_string(ids.size()) + " message ids for " +
+                      std::to_string(n) + " recipients " + reader.error());
+  return ids;
+}
 
 std::string notification(const std::vector<std::string>& ids, size_t from, size_t to,
                          const char* status) {
@@ -76,45 +108,29 @@ run_result run_once(const options& o, const std::string& body, const std::string
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   r.send_s = seconds_since(t0);
 
-  std::vector<std::string> wamids;
-  for (size_t i = 1; i <= o.recipients; ++i) {
-    auto d = parse_object(
-        expect(c, "GET", "/api/blasts/" + id + "/recipients/" + std::to_string(i), "", 200).body);
-    wamids.emplace_back(d.at("messageData").at("messages").at(0).at("id").as_string());
-  }
-  // Built and signed before the clock starts: the figure is blastd's, not the client's.
-  std::vector<std::pair<std::string, std::string>> requests;
+  const std::vector<std::string> wamids = message_ids(c, id, o.recipients);
+  // Built and signed before the clock starts: the figure is blastd's, not the client's. Sent in
+  // this order from C connections, so the delivered batches of a message mostly go before its
+  // read ones (either order is right for blastd). Each status has its own event id
+  // (wamid + status), so none is dropped as a duplicate.
+  std::vector<std::string> raw;
   for (const char* status : {"delivered", "read"})
     for (size_t i = 0; i < wamids.size(); i += o.batch) {
       std::string b = notification(wamids, i, std::min(wamids.size(), i + o.batch), status);
-      requests.emplace_back(std::move(b), "");
-      requests.back().second = "sha256=" + wsapme_sim::hmac_sha256_hex("bench-secret",
-                                                                       requests.back().first);
+      std::string signature = "sha256=" + wsapme_sim::hmac_sha256_hex("bench-secret", b);
+      raw.push_back(raw_post("/webhooks/wa", b, {{"X-Hub-Signature-256", signature}}));
     }
   r.statuses = static_cast<double>(2 * wamids.size());
-  // Each connection takes every C-th request in order, so the delivered batches of a message
-  // mostly go before its read ones (either order is right for blastd).
-  std::atomic<bool> failed{false};
-  auto t1 = steady::now();
-  std::vector<std::thread> senders;
-  for (unsigned k = 0; k < o.connections; ++k)
-    senders.emplace_back([&, k] {
-      http_client w("127.0.0.1", p.port());
-      for (size_t i = k; i < requests.size(); i += o.connections) {
-        auto a = w.request("POST", "/webhooks/wa", requests[i].first, "application/json",
-                           {{"X-Hub-Signature-256", requests[i].second}});
-        if (a.status != 200) {
-          std::fprintf(stderr, "webhook answered %d: %s\n", a.status, a.body.c_str());
-          failed = true;
-          return;
-        }
-      }
-    });
-  for (auto& t : senders)
-    t.join();
-  if (failed)
-    throw bench_error("a webhook was not accepted");
-  r.durable_s = seconds_since(t1);
+  const double blastd_cpu0 = cpu_seconds(p.pid()), client_cpu0 = cpu_seconds(::getpid());
+  const auto t1 = steady::now();  // the applied figure counts from here (load.seconds: ~same)
+  auto load = run_closed_loop(p.port(), raw, o.connections);
+  r.blastd_cpu_s = cpu_seconds(p.pid()) - blastd_cpu0;
+  r.client_cpu_s = cpu_seconds(::getpid()) - client_cpu0;
+  if (load.not_2xx)
+    throw bench_error(std::to_string(load.not_2xx) + " webhooks were not accepted; the first:\n" +
+                      load.first_error);
+  r.durable_s = load.seconds;
+  r.request_us = summarize(std::move(load.us));
   for (;;) {
     auto rep = parse_object(expect(c, "GET", "/api/blasts/" + id + "/report", "", 200).body);
     auto& funnel = rep.at("funnel").as_array();
@@ -144,33 +160,50 @@ int main(int argc, char** argv) {
   if (!parse_options(argc, argv, opts) || o.recipients < 1 || o.runs < 1 || o.connections < 1 ||
       o.batch < 1 || o.batch > 1000) {
     std::fprintf(stderr, "usage: webhook_bench [--recipients N] [--runs R] [--connections C] "
-                         "[--batch B] [--keep] [--blastd PATH] [--plugin-dir DIR]\n"
-                         "  defaults: N 20000, R 3, C 4, B 100 statuses per request\n");
+                         "[--batch B] [--keep] [--summary FILE] [--blastd PATH] "
+                         "[--plugin-dir DIR]\n"
+                         "  defaults: N 20000, R 3, C 4, B 100 statuses per request (B = 1, C = 64:\n"
+                         "  the single-event workload); --summary FILE appends the table's rows\n");
     return 2;
   }
   install_watchdog("webhook_bench");
-  std::printf("machine: %s\nblastd:  %s\n%zu recipients, 2 statuses each, %zu per request, "
-              "%u connections\n",
-              machine().c_str(), o.blastd.c_str(), o.recipients, o.batch, o.connections);
+  std::printf("machine: %s\nload:    %s (1, 5, 15 min)\nblastd:  %s\n%zu recipients, 2 "
+              "statuses each, %zu per request, %u keep-alive connections\n",
+              machine().c_str(), loadavg().c_str(), o.blastd.c_str(), o.recipients, o.batch,
+              o.connections);
   const std::string body = build_body(o.recipients, "wa");
   std::vector<run_result> runs;
   bool ok = each_run("webhook_bench", o.runs, o.keep, [&](int i, const std::string& root) {
     auto& r = runs.emplace_back(run_once(o, body, root));
-    std::printf("run %d/%d: sent in %.2f s; %.0f statuses durable in %.3f s (%.0f/s), "
-                "applied in %.3f s (%.0f/s)\n",
+    std::printf("run %d/%d: sent in %.2f s; %.0f statuses durable in %.3f s (%.0f/s, request "
+                "p50 %.2f ms, p99 %.2f ms), applied in %.3f s (%.0f/s); CPU blastd %.2f s, "
+                "client %.2f s; load %s\n",
                 i, o.runs, r.send_s, r.statuses, r.durable_s, r.statuses / r.durable_s,
-                r.applied_s, r.statuses / r.applied_s);
+                r.request_us.p50 / 1e3, r.request_us.p99 / 1e3, r.applied_s,
+                r.statuses / r.applied_s, r.blastd_cpu_s, r.client_cpu_s, loadavg().c_str());
     std::fflush(stdout);
   });
   if (!ok)
     return 1;
-  std::vector<double> durable, applied;
+  // The names are stable (the batch size is in the header above): tools/bench/suite.sh reads
+  // these rows from --summary by name.
+  std::vector<double> durable, applied, p50, p99, max, blastd_cpu, client_cpu;
   for (auto& r : runs) {
     durable.push_back(r.statuses / r.durable_s);
     applied.push_back(r.statuses / r.applied_s);
+    p50.push_back(r.request_us.p50 / 1e3);
+    p99.push_back(r.request_us.p99 / 1e3);
+    max.push_back(r.request_us.max / 1e3);
+    blastd_cpu.push_back(r.blastd_cpu_s * 1e6 / r.statuses);
+    client_cpu.push_back(r.client_cpu_s * 1e6 / r.statuses);
   }
   print_stats_header(runs.size());
-  print_stats_row("statuses durable (2xx), 100/request", "/s", 0, durable);
+  print_stats_row("statuses durable (2xx)", "/s", 0, durable);
+  print_stats_row("request latency p50", "ms", 2, p50);
+  print_stats_row("request latency p99", "ms", 2, p99);
+  print_stats_row("request latency max", "ms", 2, max);
   print_stats_row("statuses applied to the funnel", "/s", 0, applied);
+  print_stats_row("blastd CPU per status, until durable", "us", 1, blastd_cpu);
+  print_stats_row("client CPU per status, until durable", "us", 1, client_cpu);
   return 0;
 }
