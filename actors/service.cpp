@@ -85,7 +85,7 @@ public:
     rt_.journal = journal_.get();
     rt_.passivate_after_ms = opts_.passivate_after_ms;
     rt_.active_recipients = &active_recipients_;
-    rt_.reporting = spawn_reporting(*system_);
+    rt_.reporting = spawn_reporting(*system_, blasts.size());
     rt_.ingest = spawn_ingest(*system_, rt_);
     if (!start_transports(error))
       return false;
