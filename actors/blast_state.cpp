@@ -279,9 +279,14 @@ bool blast_state::apply(const storage::event& e) {
       def.total = static_cast<uint32_t>(int_or(*o, "totalRecipients", 0));
       def.duplicates_dropped = static_cast<uint32_t>(int_or(*o, "duplicatesDropped", 0));
       status = blast_status_from_string(string_or(*o, "status")).value_or(blast_status::pending);
-      phones_.reserve(def.total);
-      funnels_.reserve(def.total);
-      profile_end_.reserve(def.total);
+      // totalRecipients is read from the log, which may be damaged or tampered with: reserve
+      // for it only up to the default maxRecipients. Beyond that the vectors grow as the
+      // recipients_added chunks arrive (a 4,294,967,295 here used to end start-up and
+      // `blastctl replay` with std::bad_alloc).
+      const size_t hint = std::min<size_t>(def.total, 5'000'000);
+      phones_.reserve(hint);
+      funnels_.reserve(hint);
+      profile_end_.reserve(hint);
       return true;
     }
     case event_type::recipients_added: {

@@ -90,7 +90,7 @@ public:
     rt_.passivate_after_ms = opts_.passivate_after_ms;
     rt_.active_recipients = &active_recipients_;
     rt_.counters = &counters_;
-    rt_.reporting = spawn_reporting(*system_);
+    rt_.reporting = spawn_reporting(*system_, blasts.size());
     rt_.ingest = spawn_ingest(*system_, rt_);
     if (!start_transports(error))
       return false;

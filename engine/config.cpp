@@ -81,7 +81,11 @@ bool parse_transport(const std::string& name, const std::string& text,
   if (out.plugin.find('/') != std::string::npos)
     return fail("\"plugin\" is a name, not a path: plugins are found in pluginDir");
   json::object rest;
-  for (auto& [key, value] : *o) {
+  for (auto& member : *o) {
+    // Named references, not a structured binding: C++17 lambdas cannot capture a binding
+    // (clang refuses it; the fuzzing build compiles this file with clang).
+    const json::string_view key = member.key();
+    const json::value& value = member.value();
     auto number = [&](double lo, double hi, double& dst) {
       double d = value.is_int64() ? static_cast<double>(value.get_int64())
                  : value.is_uint64() ? static_cast<double>(value.get_uint64())

@@ -76,7 +76,10 @@ public:
     }
     v.resize(static_cast<size_t>(n));
     if constexpr (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) {
-      std::memcpy(v.data(), in_.data() + pos_, v.size() * sizeof(T));
+      // An empty vector's data() may be null, and memcpy's pointers must never be (even
+      // for 0 bytes): an empty column copies nothing.
+      if (n > 0)
+        std::memcpy(v.data(), in_.data() + pos_, v.size() * sizeof(T));
       pos_ += v.size() * sizeof(T);
     } else {
       for (auto& x : v)

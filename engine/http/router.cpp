@@ -30,9 +30,39 @@ response json_response(unsigned status, const json::value& v) {
   return r;
 }
 
+// Error messages quote request input (the method, the decoded path, a plugin's words), which
+// may be any bytes; JSON text must be UTF-8, so each byte that does not begin a valid UTF-8
+// sequence (RFC 3629: no overlongs, no surrogates, nothing past U+10FFFF) becomes U+FFFD.
+std::string valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    auto byte = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+    unsigned char c = byte(0);
+    size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+             : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    bool ok = n > 0 && i + n <= s.size();
+    for (size_t k = 1; ok && k < n; ++k)
+      ok = (byte(k) & 0xC0) == 0x80;
+    if (ok && n == 3)
+      ok = !(c == 0xE0 && byte(1) < 0xA0) && !(c == 0xED && byte(1) >= 0xA0);
+    if (ok && n == 4)
+      ok = !(c == 0xF0 && byte(1) < 0x90) && !(c == 0xF4 && byte(1) >= 0x90);
+    if (ok) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 response error_with_details(unsigned status, const char* code, const std::string& message,
                             json::array details) {
-  json::object err{{"code", code}, {"message", message}};
+  json::object err{{"code", code}, {"message", valid_utf8(message)}};
   if (!details.empty())
     err["details"] = std::move(details);
   return json_response(status, json::object{{"error", std::move(err)}});

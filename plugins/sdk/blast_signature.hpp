@@ -28,7 +28,9 @@ inline bool verify_sha256_signature(std::string_view header, std::string_view se
   for (size_t i = 0; shaped && i < 32; ++i) {
     int hi = nibble(header[7 + 2 * i]), lo = nibble(header[8 + 2 * i]);
     shaped = hi >= 0 && lo >= 0;
-    given[i] = static_cast<unsigned char>(hi << 4 | lo);
+    // Shift only real digits: hex_value's -1 for any other byte shifted left is undefined.
+    if (shaped)
+      given[i] = static_cast<unsigned char>(hi << 4 | lo);
   }
   if (!shaped) {
     why = "the signature is not sha256=<64 hex digits>";
