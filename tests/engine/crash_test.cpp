@@ -29,22 +29,7 @@ namespace {
 constexpr int kills = 6;
 constexpr int big_blast = 200'000;
 
-struct run_result {
-  std::string out;
-  int rc = -1;
-};
-
-run_result run(const std::string& cmd) {
-  run_result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  BOOST_TEST_REQUIRE(p != nullptr);
-  char buf[1 << 16];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;)
-    r.out.append(buf, n);
-  int st = pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using test::run_command;
 
 std::string report_without_time(const std::string& body) {
   auto v = json::parse(body);
@@ -169,16 +154,16 @@ BOOST_AUTO_TEST_CASE(sigkill_under_load_loses_no_acknowledged_event) {
 
     // Offline, on the killed server's folder: the chain holds, and every
     // acknowledged webhook is in the log.
-    auto verify = run(std::string(BLASTCTL_PATH) + " verify --data " + data + " 2>&1");
+    auto verify = run_command(std::string(BLASTCTL_PATH) + " verify --data " + data + " 2>&1");
     BOOST_TEST(verify.rc == 0, "round " << round << ": " << verify.out);
-    auto events = run(std::string(BLASTCTL_PATH) + " events --data " + data + " 2>/dev/null");
+    auto events = run_command(std::string(BLASTCTL_PATH) + " events --data " + data + " 2>/dev/null");
     BOOST_TEST_REQUIRE(events.rc == 0);
     size_t missing = 0;
     for (auto& id : acked_events)
       missing += events.out.find(id) == std::string::npos;
     BOOST_TEST(missing == 0u, "round " << round << ": " << missing << " of "
                                        << acked_events.size() << " acknowledged webhooks lost");
-    auto replayed = run(std::string(BLASTCTL_PATH) + " replay --data " + data + " --blast 2 2>/dev/null");
+    auto replayed = run_command(std::string(BLASTCTL_PATH) + " replay --data " + data + " --blast 2 2>/dev/null");
     BOOST_TEST_REQUIRE(replayed.rc == 0);
 
     start();

@@ -24,6 +24,7 @@
 
 #include <boost/json.hpp>
 
+#include "tests/support/http_checks.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/prometheus.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -34,33 +35,8 @@ using namespace blast;
 
 namespace {
 
-struct run_result {
-  std::string out;
-  int rc = -1;
-};
-
-run_result run(const std::string& cmd) {
-  run_result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  BOOST_TEST_REQUIRE(p != nullptr);
-  char buf[1 << 16];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;)
-    r.out.append(buf, n);
-  int st = pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::seconds timeout) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return pred();
-}
+using test::eventually;
+using test::run_command;
 
 // A tmpfs of `size` mounted on a fresh folder, unmounted at the end.
 class small_fs {
@@ -232,9 +208,9 @@ BOOST_AUTO_TEST_CASE(disk_full_answers_503_and_recovers_without_restart,
   BOOST_TEST(proc->stop_within(std::chrono::seconds(30)) == 0);
 
   // Offline: the chain holds; every acknowledged write is there, no refused one.
-  auto verify = run(std::string(BLASTCTL_PATH) + " verify --data " + data + " 2>&1");
+  auto verify = run_command(std::string(BLASTCTL_PATH) + " verify --data " + data + " 2>&1");
   BOOST_TEST(verify.rc == 0, verify.out);
-  auto events = run(std::string(BLASTCTL_PATH) + " events --data " + data + " 2>/dev/null");
+  auto events = run_command(std::string(BLASTCTL_PATH) + " events --data " + data + " 2>/dev/null");
   BOOST_TEST_REQUIRE(events.rc == 0);
   for (auto& n : acked)
     BOOST_TEST(events.out.find(n) != std::string::npos, n << " was acknowledged but is missing");
@@ -313,14 +289,14 @@ BOOST_AUTO_TEST_CASE(sigterm_answers_requests_in_flight_and_exits_0) {
                                        << " webhooks acknowledged, " << answered_after_signal
                                        << " of them answered after the signal");
 
-  auto verify = run(std::string(BLASTCTL_PATH) + " verify --data " + data + " 2>&1");
+  auto verify = run_command(std::string(BLASTCTL_PATH) + " verify --data " + data + " 2>&1");
   BOOST_TEST(verify.rc == 0, verify.out);
   // After a restart every acknowledged webhook is in the log.
   proc = start();
   tools::http_client c("127.0.0.1", proc->port());
   BOOST_TEST(c.get("/healthz").status == 200);
   BOOST_TEST(proc->stop_within(std::chrono::seconds(30)) == 0);
-  auto events = run(std::string(BLASTCTL_PATH) + " events --data " + data + " 2>/dev/null");
+  auto events = run_command(std::string(BLASTCTL_PATH) + " events --data " + data + " 2>/dev/null");
   BOOST_TEST_REQUIRE(events.rc == 0);
   size_t missing = 0;
   for (auto& id : acked)
