@@ -26,6 +26,7 @@
 #include "engine/config.hpp"
 #include "engine/http/auth.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/raw_socket.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tools/http_client.hpp"
 
@@ -136,12 +137,7 @@ void check_unauthorized(const tools::http_reply& r, bool token_given) {
 class raw_conn {
 public:
   explicit raw_conn(uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    BOOST_TEST_REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    fd_ = test::connect_loopback(port);
     timeval tv{10, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }

@@ -17,6 +17,7 @@
 #include <boost/json.hpp>
 
 #include "tests/support/process.hpp"
+#include "tests/support/raw_socket.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tools/http_client.hpp"
 
@@ -37,12 +38,7 @@ long rss_kb(pid_t pid) {
 class raw_get {
 public:
   raw_get(uint16_t port, const std::string& target) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    BOOST_TEST_REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    fd_ = blast::test::connect_loopback(port);
     // A small receive buffer, so that a slow reader really holds the server back.
     int small = 64 << 10;
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
