@@ -17,6 +17,7 @@
 #include "engine/http/static_files.hpp"
 #include "tests/support/api_harness.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/raw_socket.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace json = boost::json;
@@ -55,12 +56,7 @@ struct fixture : test::api_harness {
 
 // One request on a fresh connection; everything the server sends until it closes.
 std::string raw_exchange(uint16_t port, const std::string& req) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  BOOST_TEST_REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  int fd = blast::test::connect_loopback(port);
   timeval tv{10, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   BOOST_TEST_REQUIRE(::send(fd, req.data(), req.size(), 0) == ssize_t(req.size()));
