@@ -446,7 +446,11 @@ void poll_round(self_ptr self, const runtime& rt) {
 void start(self_ptr self, const runtime& rt) {
   auto& b = *self->state.blast;
   if (b.status == blast_status::scheduled) {
-    auto wait = std::max<int64_t>(0, b.def.scheduled_ms - now_ms());
+    // At most a day per timer: CAF counts delays in int64 nanoseconds (292
+    // years), and scheduledAt may be any ISO time up to 9999. The start_atom
+    // handler checks the time again and re-arms until it is reached.
+    constexpr int64_t max_wait_ms = 24 * 3600 * 1000;
+    auto wait = std::clamp<int64_t>(b.def.scheduled_ms - now_ms(), 0, max_wait_ms);
     self->delayed_send(self, std::chrono::milliseconds(wait), start_atom_v);
     return;
   }

@@ -539,7 +539,9 @@ send_result transport_instance::send(const std::string& to, const std::string& t
       break;
     case BLAST_E_RATE_LIMITED:
       r.error = send_error::rate_limited;
-      r.retry_after_ms = retry_after > 0 ? retry_after : 0;
+      // A plugin's figure is not trusted past an hour: it becomes a timer
+      // delay, and CAF's nanosecond clock overflows beyond 292 years.
+      r.retry_after_ms = std::clamp<int64_t>(retry_after, 0, 3600 * 1000);
       break;
     case BLAST_E_PERMANENT:
       r.error = send_error::permanent;
