@@ -530,8 +530,10 @@ struct blast_instance {
           continue;
         }
         auto now = steady::now();
-        if (queue.top().due > now) {
-          cv.wait_until(lk, queue.top().due);
+        if (auto next_due = queue.top().due; next_due > now) {
+          // By value: wait_until reads its deadline again after waking, when a
+          // send may have grown the queue and moved what top() referred to.
+          cv.wait_until(lk, next_due);
           continue;
         }
         due.clear();
