@@ -7,12 +7,12 @@
 #include <algorithm>
 #include <deque>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "actors/clock.hpp"
 #include "actors/messages.hpp"
 #include "actors/phone_number.hpp"
 #include "storage/event_log.hpp"
+#include "storage/fingerprint_table.hpp"
 
 namespace blast::actors {
 
@@ -26,6 +26,8 @@ struct parked_observation {
   std::string reason;
 };
 
+constexpr size_t seen_generation = 2'000'000;
+
 struct ingest_state {
   caf::actor manager;
   // Waiting for their message id to be bound, by that id.
@@ -33,9 +35,12 @@ struct ingest_state {
   uint64_t parked_count = 0;
   // Replies from numbers no blast messaged: kept for the unmatched list.
   std::deque<parked_observation> orphans;
-  // Event ids already applied: a provider retries until it gets a 2xx.
-  std::unordered_set<std::string> seen;
-  std::deque<std::string> seen_order;
+  // Event ids already applied, by fingerprint: a provider retries until it
+  // gets a 2xx. Remembers the last 2M–4M ids in at most 128 MiB (as strings in
+  // a set and an eviction list they took ~150 bytes each). A new id whose
+  // fingerprint collides with a remembered one (2^-64 per pair) would be
+  // taken for a duplicate; its raw webhook is in the log either way.
+  storage::fingerprint_table<bool> seen{seen_generation};
   // Every message a provider accepted, by number, for unquoted replies.
   std::unordered_map<uint64_t, std::vector<sent_ref>> sent_to;
   static inline const char* name = "ingest_actor";
@@ -47,7 +52,6 @@ using self_ptr = caf::stateful_actor<ingest_state>*;
 // reason), so that a flood cannot grow memory without limit.
 constexpr uint64_t max_parked = 1'000'000;
 constexpr size_t max_orphans = 100'000;
-constexpr size_t max_seen = 4'000'000;
 // Providers stamp inbound messages in whole seconds with their own clock: a
 // reply may carry a time a little before our record of the send it answers.
 constexpr int64_t reply_clock_slack_ms = 60'000;
@@ -64,13 +68,8 @@ std::optional<stage> stage_of(int s) {
 }
 
 void remember(ingest_state& st, const std::string& event_id) {
-  if (event_id.empty() || !st.seen.insert(event_id).second)
-    return;
-  st.seen_order.push_back(event_id);
-  if (st.seen_order.size() > max_seen) {
-    st.seen.erase(st.seen_order.front());
-    st.seen_order.pop_front();
-  }
+  if (!event_id.empty())
+    st.seen.put(storage::fingerprint(event_id), true);
 }
 
 void add_sent(ingest_state& st, const sent_ref& r) {
@@ -89,7 +88,7 @@ routed route(self_ptr self, const runtime& rt, storage::event_source source,
   auto observed = stage_of(o.stage);
   if (!observed)
     return routed::ignored;
-  if (!o.event_id.empty() && st.seen.count(o.event_id))
+  if (!o.event_id.empty() && st.seen.contains(storage::fingerprint(o.event_id)))
     return routed::duplicate;
   int64_t when = o.provider_time_ms > 0 ? o.provider_time_ms : now_ms();
   std::optional<storage::recipient_ref> ref;
