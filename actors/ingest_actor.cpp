@@ -33,8 +33,13 @@ struct ingest_state {
   // Waiting for their message id to be bound, by that id.
   std::unordered_map<std::string, std::vector<parked_observation>> parked;
   uint64_t parked_count = 0;
-  // Replies from numbers no blast messaged: kept for the unmatched list.
+  // Replies from numbers no blast messaged: kept for the unmatched list, and
+  // matched after all if a send to their number is bound later (a reply can
+  // overtake the news of the send it answers: the webhook and the send's
+  // commit race). orphan_phones counts them by number, so that a bound send
+  // looks through the list only when it can match.
   std::deque<parked_observation> orphans;
+  std::unordered_map<uint64_t, uint32_t> orphan_phones;
   // Event ids already applied, by fingerprint: a provider retries until it
   // gets a 2xx. Remembers the last 2M–4M ids in at most 128 MiB (as strings in
   // a set and an eviction list they took ~150 bytes each). A new id whose
@@ -82,13 +87,15 @@ void add_sent(ingest_state& st, const sent_ref& r) {
 
 enum class routed { applied, duplicate, ignored, unbound, unknown_sender };
 
+// `again`: an orphaned reply looked at anew, whose event id was remembered
+// when it was orphaned (so that its retries were not listed twice).
 routed route(self_ptr self, const runtime& rt, storage::event_source source,
-             plugins::observation& o) {
+             plugins::observation& o, bool again = false) {
   auto& st = self->state;
   auto observed = stage_of(o.stage);
   if (!observed)
     return routed::ignored;
-  if (!o.event_id.empty() && st.seen.contains(storage::fingerprint(o.event_id)))
+  if (!again && !o.event_id.empty() && st.seen.contains(storage::fingerprint(o.event_id)))
     return routed::duplicate;
   int64_t when = o.provider_time_ms > 0 ? o.provider_time_ms : now_ms();
   std::optional<storage::recipient_ref> ref;
@@ -144,6 +151,13 @@ void tally(const runtime& rt, const std::string& transport, storage::event_sourc
   }
 }
 
+void forget_orphan(ingest_state& st, const parked_observation& p) {
+  auto phone = parse_phone(p.obs.sender);
+  auto it = phone ? st.orphan_phones.find(*phone) : st.orphan_phones.end();
+  if (it != st.orphan_phones.end() && --it->second == 0)
+    st.orphan_phones.erase(it);
+}
+
 void ingest(self_ptr self, const runtime& rt, const std::string& transport,
             storage::event_source source, plugins::observation o, int64_t since) {
   auto& st = self->state;
@@ -160,9 +174,13 @@ void ingest(self_ptr self, const runtime& rt, const std::string& transport,
     }
     case routed::unknown_sender:
       remember(st, o.event_id);  // its retries are the same orphan, listed once
+      if (auto phone = parse_phone(o.sender))
+        ++st.orphan_phones[*phone];
       st.orphans.push_back({transport, source, std::move(o), since, "no blast messaged this number"});
-      if (st.orphans.size() > max_orphans)
+      if (st.orphans.size() > max_orphans) {
+        forget_orphan(st, st.orphans.front());
         st.orphans.pop_front();
+      }
       break;
     default:
       break;
@@ -198,8 +216,31 @@ caf::behavior ingest_actor(self_ptr self, runtime rt) {
     },
     [=](bound_msg& b) {
       auto& st = self->state;
-      for (auto& r : b.sent)
+      bool orphans_may_match = false;
+      for (auto& r : b.sent) {
         add_sent(st, r);
+        orphans_may_match = orphans_may_match || st.orphan_phones.count(r.phone) > 0;
+      }
+      if (orphans_may_match) {
+        // Orphans whose number was just messaged are routed again; the rest
+        // keep their place. A reply older than the send stays an orphan (route
+        // finds no send before it), without being counted twice.
+        std::deque<parked_observation> kept;
+        for (auto& p : st.orphans) {
+          auto phone = parse_phone(p.obs.sender);
+          if (!phone || !st.orphan_phones.count(*phone)) {
+            kept.push_back(std::move(p));
+            continue;
+          }
+          if (route(self, rt, p.source, p.obs, true) == routed::applied) {
+            tally(rt, p.transport, p.source, routed::applied);
+            forget_orphan(st, p);
+          } else {
+            kept.push_back(std::move(p));
+          }
+        }
+        st.orphans = std::move(kept);
+      }
       for (auto& id : b.message_ids) {
         auto it = st.parked.find(id);
         if (it == st.parked.end())

@@ -122,6 +122,31 @@ BOOST_AUTO_TEST_CASE(unknown_id_is_parked_listed_and_applied_when_it_appears) {
   call_json("GET", "/api/unmatched?olderThan=soon", "", 422);
 }
 
+BOOST_AUTO_TEST_CASE(an_unquoted_reply_that_overtakes_its_send_is_matched_once_the_send_is_bound) {
+  // The reply's webhook is applied before the news of the send it answers
+  // (seen in CI under load with the Cloud API simulator): an orphan at first.
+  BOOST_TEST(hook(R"({"id":"","status":4,"from":"60144444444","eventId":"r-early"})").status ==
+             200u);
+  BOOST_TEST_REQUIRE(eventually([&] {
+    return get("/api/unmatched?olderThan=0s").at("items").as_array().size() == 1u;
+  }));
+  BOOST_TEST(get("/api/unmatched?olderThan=0s").at("items").at(0).at("reason").as_string() ==
+             "no blast messaged this number");
+  sent_to({"60155555555", "60144444444"});
+  BOOST_TEST_REQUIRE(
+    eventually([&] { return recipient("2").at("stage").as_string() == "replied"; }));
+  BOOST_TEST(recipient("1").at("stage").as_string() == "sent");
+  BOOST_TEST(get("/api/unmatched?olderThan=0s").at("items").as_array().empty());
+  // Its retry is still a duplicate, as before it was matched.
+  BOOST_TEST(hook(R"({"id":"","status":4,"from":"60144444444","eventId":"r-early"})").status ==
+             200u);
+  int replies = 0;
+  auto r2 = recipient("2");
+  for (auto& e : r2.at("events").as_array())
+    replies += e.at("type").as_string() == "recipient_status";
+  BOOST_TEST(replies == 1);
+}
+
 BOOST_AUTO_TEST_CASE(replies_by_quote_or_by_number_of_the_latest_blast) {
   sent_to({"60111111111", "60122222222"});                // blast 1
   sent_to({"60122222222"});                               // blast 2 messages 601222… again
