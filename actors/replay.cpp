@@ -1,6 +1,8 @@
 // The fold of the log and its byte form for snapshots.
 #include "actors/replay.hpp"
 
+#include <string.h>  // memmem (GNU)
+
 #include <boost/json.hpp>
 
 namespace json = boost::json;
@@ -22,10 +24,15 @@ std::string event_id_of(const storage::event& e) {
   // read in place; replay spent a third of its time parsing whole payloads
   // for it. An id with escapes takes the full parse.
   static constexpr std::string_view key = ",\"eventId\":\"";
-  auto at = e.payload.find(key);
-  if (at == std::string::npos)
+  // memmem, not std::string::find: find looks for the key's first character
+  // (',', in every JSON payload many times) with memchr and compares from
+  // each; that was three quarters of this function, itself two fifths of the
+  // fold in a replay.
+  const char* found = static_cast<const char*>(
+    ::memmem(e.payload.data(), e.payload.size(), key.data(), key.size()));
+  if (!found)
     return {};
-  auto begin = at + key.size();
+  auto begin = static_cast<size_t>(found - e.payload.data()) + key.size();
   auto end = e.payload.find_first_of("\"\\", begin);
   if (end != std::string::npos && e.payload[end] == '"')
     return e.payload.substr(begin, end - begin);
@@ -139,7 +146,8 @@ bool replayed::load(std::string_view bytes) {
 
 bool replay(const storage::event_log& log, const replay_cut& cut, replayed& into,
             std::string& error) {
-  auto st = log.scan(into.last_seq + 1, [&](const storage::event& e) {
+  // Read ahead on a second thread: decoding is about half of a replay's work.
+  auto st = log.scan_ahead(into.last_seq + 1, [&](const storage::event& e) {
     return cut.admits(e) && into.apply(e, error);
   });
   if (!st) {

@@ -129,11 +129,17 @@ std::string encode(const event& e) {
 }
 
 std::optional<event> decode(uint64_t seq, std::string_view value) {
+  event e;
+  if (!decode_into(seq, value, e))
+    return std::nullopt;
+  return e;
+}
+
+bool decode_into(uint64_t seq, std::string_view value, event& e) {
   reader r{value};
   auto format = r.le<uint8_t>();
   if (format != format_v1 && format != format_v2)
-    return std::nullopt;
-  event e;
+    return false;
   e.seq = seq;
   // Unknown type and source numbers are kept as they are (the enums have a
   // fixed underlying type, so any number is a valid value): an old reader can
@@ -145,13 +151,13 @@ std::optional<event> decode(uint64_t seq, std::string_view value) {
   e.time_ms = static_cast<int64_t>(r.le<uint64_t>());
   // v1 did not record when the event was logged; its fact time is the closest.
   e.logged_ms = format == format_v1 ? e.time_ms : static_cast<int64_t>(r.le<uint64_t>());
-  e.message_id = r.bytes(r.le<uint32_t>());
-  e.payload = r.bytes(r.le<uint32_t>());
+  e.message_id.assign(r.bytes(r.le<uint32_t>()));
+  e.payload.assign(r.bytes(r.le<uint32_t>()));
   auto prev = r.bytes(e.prev_hash.size());
   if (!r.ok() || !r.at_end())
-    return std::nullopt;
+    return false;
   std::copy(prev.begin(), prev.end(), e.prev_hash.begin());
-  return e;
+  return true;
 }
 
 hash256 chain_hash(uint64_t seq, std::string_view encoded_value) {

@@ -65,6 +65,10 @@ struct event {
 std::string encode(const event& e);
 // Decodes a value; `seq` comes from the key. Returns nullopt on malformed input.
 std::optional<event> decode(uint64_t seq, std::string_view value);
+// The same into an existing event, whose strings keep their capacity: a scan
+// that reuses its events allocates nothing per event. On false `e` is
+// partly overwritten.
+bool decode_into(uint64_t seq, std::string_view value, event& e);
 
 // The chain hash of an event: SHA-256 over be64(seq) || encoded value.
 hash256 chain_hash(uint64_t seq, std::string_view encoded_value);

@@ -26,11 +26,14 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <condition_variable>
 #include <cstdarg>
 #include <cstdio>
+#include <deque>
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <tuple>
 #include <utility>
 
@@ -262,10 +265,19 @@ status event_log::impl::open(const std::string& dir) {
   cf_opts.compression = pick_compression();
   cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 
+  // The log itself in 16 KiB blocks instead of 4 KiB: replay reads it front
+  // to back, and measured 720k -> ~960k events/s (1M events, 2 runs each),
+  // with files a fifth smaller. A point read (an event by seq) decompresses
+  // the bigger block, which a timeline or an export page of a few hundred
+  // events does not notice. Only files written from now on change.
+  rocksdb::BlockBasedTableOptions log_table = table;
+  log_table.block_size = 16 << 10;
+  rocksdb::ColumnFamilyOptions log_opts = cf_opts;
+  log_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(log_table));
+
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const char* name :
-       {rocksdb::kDefaultColumnFamilyName.c_str(), cf_streams, cf_message_ids, cf_snapshots,
-        cf_meta})
+  cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, log_opts);
+  for (const char* name : {cf_streams, cf_message_ids, cf_snapshots, cf_meta})
     cfs.emplace_back(name, cf_opts);
 
   rocksdb::DB* raw = nullptr;
@@ -597,6 +609,114 @@ status event_log::scan(uint64_t from, const std::function<bool(const event&)>& f
   if (!it->status().ok())
     return rocks_error(it->status(), "scan of the log failed");
   return {};
+}
+
+status event_log::scan_ahead(uint64_t from, const std::function<bool(const event&)>& fn) const {
+  // Batches go from the reader to the caller and back empty, so their events'
+  // strings keep their capacity: after the first few batches neither side
+  // allocates per event.
+  constexpr size_t batch_events = 2048;
+  constexpr size_t batches = 4;  // in flight: bounds the memory ahead of fn
+  struct batch {
+    std::vector<event> events;
+    size_t used = 0;
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<batch> full, empty;
+  bool reader_done = false, caller_stopped = false;
+  status read_status;
+  for (size_t i = 0; i < batches; ++i)
+    empty.emplace_back().events.resize(batch_events);
+
+  auto& d = *impl_;
+  std::thread reader([&] {
+    status st;
+    try {
+      rocksdb::ReadOptions ro;
+      ro.readahead_size = scan_readahead;
+      ro.fill_cache = false;
+      std::unique_ptr<rocksdb::Iterator> it{d.db->NewIterator(ro, d.log_cf)};
+      batch b;
+      auto take_empty = [&] {
+        std::unique_lock lock{mu};
+        cv.wait(lock, [&] { return !empty.empty() || caller_stopped; });
+        if (caller_stopped)
+          return false;
+        b = std::move(empty.front());
+        empty.pop_front();
+        b.used = 0;
+        return true;
+      };
+      auto hand_over = [&] {
+        std::lock_guard lock{mu};
+        full.push_back(std::move(b));
+        cv.notify_all();
+      };
+      bool open = take_empty();
+      for (it->Seek(seq_key(from)); open && it->Valid(); it->Next()) {
+        auto seq = seq_from_key(view(it->key()));
+        if (seq == 0) {
+          st = corruption("a log key is not a sequence number");
+          break;
+        }
+        if (!decode_into(seq, view(it->value()), b.events[b.used])) {
+          st = corruption(seq_str(seq) + ": undecodable event");
+          break;
+        }
+        if (++b.used == b.events.size()) {
+          hand_over();
+          open = take_empty();
+        }
+      }
+      if (open && b.used > 0)
+        hand_over();  // the events before an error are visited too, as scan() does
+      if (st && open && !it->status().ok())
+        st = rocks_error(it->status(), "scan of the log failed");
+    } catch (const std::exception& e) {
+      st = {errc::io_error, std::string("scan of the log failed: ") + e.what()};
+    }
+    std::lock_guard lock{mu};
+    read_status = st;
+    reader_done = true;
+    cv.notify_all();
+  });
+
+  auto stop_reader = [&] {
+    {
+      std::lock_guard lock{mu};
+      caller_stopped = true;
+    }
+    cv.notify_all();
+    reader.join();
+  };
+  try {
+    for (bool more = true; more;) {
+      batch b;
+      {
+        std::unique_lock lock{mu};
+        cv.wait(lock, [&] { return !full.empty() || reader_done; });
+        if (full.empty())
+          break;  // the reader is done and everything it read was visited
+        b = std::move(full.front());
+        full.pop_front();
+      }
+      for (size_t i = 0; i < b.used && more; ++i)
+        more = fn(b.events[i]);
+      if (!more) {
+        stop_reader();
+        return {};
+      }
+      std::lock_guard lock{mu};
+      empty.push_back(std::move(b));
+      cv.notify_all();
+    }
+  } catch (...) {
+    stop_reader();  // fn threw: the reader must not outlive this frame
+    throw;
+  }
+  reader.join();
+  return read_status;
 }
 
 status event_log::scan_stream(uint64_t blast, uint32_t recipient,

@@ -143,6 +143,31 @@ BOOST_AUTO_TEST_CASE(status_events_fold_like_the_live_path) {
   BOOST_TEST(replayed.counts()[static_cast<size_t>(stage::pending)] == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(send_attempts_fold_from_any_payload_shape) {
+  auto events = make_blast_events(spec_of({60111111111, 60222222222, 60333333333}), 3, 1);
+  auto b = fold(events);
+  // As make_send_requested writes it (read in place), with the text holding
+  // look-alikes of the key.
+  BOOST_REQUIRE(b.apply(make_send_requested(3, 1, 7, "{\"attempt\":99}", 10)));
+  BOOST_TEST(b.attempts(1) == 7u);
+  // Other shapes take the full parse: keys in another order, spaces, a number
+  // too long for the fast path, or no attempt at all (the first).
+  auto requested = make_send_requested(3, 2, 1, "x", 11);
+  requested.payload = R"({"text":"{\"attempt\":5}","attempt":4})";
+  BOOST_REQUIRE(b.apply(requested));
+  BOOST_TEST(b.attempts(2) == 4u);
+  requested.payload = R"({"attempt": 12, "text":"x"})";
+  BOOST_REQUIRE(b.apply(requested));
+  BOOST_TEST(b.attempts(2) == 12u);
+  requested.payload = R"({"attempt":1000000000000,"text":"x"})";
+  BOOST_REQUIRE(b.apply(requested));
+  BOOST_TEST(b.attempts(2) == 255u);  // capped, as before
+  requested.recipient = 3;
+  requested.payload = R"({"text":"x"})";
+  BOOST_REQUIRE(b.apply(requested));
+  BOOST_TEST(b.attempts(3) == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(undecodable_payloads_change_nothing) {
   auto events = make_blast_events(spec_of({60111111111}), 1, 1);
   auto b = fold(events);

@@ -191,6 +191,46 @@ BOOST_AUTO_TEST_CASE(scan_from_the_middle_and_stop_early) {
   BOOST_TEST(e3.payload == "p2");
 }
 
+BOOST_AUTO_TEST_CASE(scan_ahead_visits_what_scan_visits_in_order_and_stops_when_told) {
+  // More events than its batches hold at once, so batches are reused, and
+  // payloads of varied length, so a reused event's strings must be reset.
+  const size_t n = 20'000;
+  std::vector<event> batch;
+  for (size_t i = 0; i < n; ++i)
+    batch.push_back(make_event(1 + i % 3, static_cast<uint32_t>(i % 7), std::string(i % 50, 'x') +
+                               std::to_string(i), i % 5 ? "" : "m" + std::to_string(i)));
+  BOOST_TEST_REQUIRE(bool(log->append(batch)));
+  for (uint64_t from : {0ull, 1ull, 4097ull, 19'999ull, 20'000ull, 20'001ull}) {
+    std::vector<std::string> ahead;
+    auto st = log->scan_ahead(from, [&](const event& e) {
+      ahead.push_back(encode(e) + std::to_string(e.seq));
+      return true;
+    });
+    BOOST_TEST_REQUIRE(bool(st), st.message);
+    auto plain = scan_all(from);
+    BOOST_TEST_REQUIRE(ahead.size() == plain.size(), from);
+    for (size_t i = 0; i < plain.size(); ++i)
+      BOOST_TEST_REQUIRE(ahead[i] == encode(plain[i]) + std::to_string(plain[i].seq));
+  }
+  // Stopping early, in the first batch and deep in the log: nothing after.
+  for (uint64_t last : {3ull, 9'000ull}) {
+    uint64_t seen = 0, calls = 0;
+    BOOST_TEST(bool(log->scan_ahead(1, [&](const event& e) {
+      ++calls;
+      seen = e.seq;
+      return e.seq < last;
+    })));
+    BOOST_TEST(seen == last);
+    BOOST_TEST(calls == last);
+  }
+  // An exception from the visitor reaches the caller; the reader is stopped.
+  BOOST_CHECK_THROW(log->scan_ahead(1, [](const event& e) -> bool {
+    if (e.seq == 5000)
+      throw std::runtime_error("visitor failed");
+    return true;
+  }), std::runtime_error);
+}
+
 BOOST_AUTO_TEST_CASE(scan_stream_returns_exactly_the_streams_events_in_order) {
   // Interleave several streams, including neighbouring blast ids and the
   // largest ids (whose index prefix has no successor).
