@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <deque>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "actors/clock.hpp"
 #include "actors/messages.hpp"
@@ -216,19 +217,20 @@ caf::behavior ingest_actor(self_ptr self, runtime rt) {
     },
     [=](bound_msg& b) {
       auto& st = self->state;
-      bool orphans_may_match = false;
+      std::unordered_set<uint64_t> messaged;  // numbers just messaged that have orphans
       for (auto& r : b.sent) {
         add_sent(st, r);
-        orphans_may_match = orphans_may_match || st.orphan_phones.count(r.phone) > 0;
+        if (st.orphan_phones.count(r.phone))
+          messaged.insert(r.phone);
       }
-      if (orphans_may_match) {
+      if (!messaged.empty()) {
         // Orphans whose number was just messaged are routed again; the rest
         // keep their place. A reply older than the send stays an orphan (route
         // finds no send before it), without being counted twice.
         std::deque<parked_observation> kept;
         for (auto& p : st.orphans) {
           auto phone = parse_phone(p.obs.sender);
-          if (!phone || !st.orphan_phones.count(*phone)) {
+          if (!phone || !messaged.count(*phone)) {
             kept.push_back(std::move(p));
             continue;
           }
