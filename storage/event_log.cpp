@@ -195,7 +195,6 @@ struct event_log::impl {
   // stays right. Only the appender touches it.
   bool failed = false;
   std::string failure;  // why, for the errors answered meanwhile
-  std::vector<std::string> index_keys;  // append()'s scratch: its stream index keys, sorted
 
   // The message ids bound most recently, by fingerprint: a provider reports a
   // message's statuses within minutes of its send, so most look-ups are
@@ -498,15 +497,6 @@ status event_log::append(std::vector<event>& batch) {
   rocksdb::WriteBatch wb;
   try {
     std::string key;
-    // The stream index entries are put in key order after the events: RocksDB
-    // inserts a batch into its memtable skip list in batch order, and a key
-    // next to the previous one reuses most of that insert's search. Interleaved
-    // (blast key, recipient key, blast key, ...) every insert searched from the
-    // top. Memtable inserts are a fifth of a batched webhook's CPU; the order
-    // alone measured within the noise of two runs, so it is kept as the
-    // cheaper shape, not as a measured gain.
-    auto& index = d.index_keys;
-    index.clear();
     d.bound_scratch.clear();
     for (auto& e : batch) {
       e.seq = ++seq;
@@ -516,8 +506,14 @@ status event_log::append(std::vector<event>& batch) {
       auto k = seq_key(seq);
       wb.Put(d.log_cf, k, value);
       if (e.blast != 0) {
-        index.push_back(blast_prefix(e.blast) + k);
-        index.push_back(recipient_prefix(e.blast, e.recipient) + k);
+        key = blast_prefix(e.blast);
+        key += k;
+        wb.Put(d.streams_cf, key, rocksdb::Slice{});
+      }
+      if (e.blast != 0) {
+        key = recipient_prefix(e.blast, e.recipient);
+        key += k;
+        wb.Put(d.streams_cf, key, rocksdb::Slice{});
       }
       if (!e.message_id.empty()) {
         // A message id seen again is re-bound: the latest event wins.
@@ -529,9 +525,6 @@ status event_log::append(std::vector<event>& batch) {
       }
       prev = chain_hash(seq, value);
     }
-    std::sort(index.begin(), index.end());
-    for (auto& k : index)
-      wb.Put(d.streams_cf, k, rocksdb::Slice{});
     wb.Put(d.meta_cf, meta_last_seq, seq_key(seq));
     wb.Put(d.meta_cf, meta_chain_head, view(prev));
   } catch (...) {
