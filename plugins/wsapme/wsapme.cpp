@@ -248,8 +248,14 @@ std::optional<int64_t> integer_of(const json::value* v) {
     return v->get_int64();
   if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX))
     return static_cast<int64_t>(v->get_uint64());
-  if (v->is_double())
-    return static_cast<int64_t>(v->get_double());
+  // A double outside int64's range (1e300, NaN cannot come from JSON) has no
+  // integer: converting it is undefined behaviour (found by fuzz_webhook).
+  if (v->is_double()) {
+    double d = v->get_double();
+    if (!(d >= -9.2e18 && d <= 9.2e18))
+      return std::nullopt;
+    return static_cast<int64_t>(d);
+  }
   if (v->is_string() && all_digits(sv(v->get_string())) && v->get_string().size() < 19)
     return std::stoll(std::string(sv(v->get_string())));
   return std::nullopt;
