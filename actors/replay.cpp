@@ -70,10 +70,21 @@ bool replayed::apply(const storage::event& e, std::string& error) {
   }
   if (e.blast == 0)
     return true;
-  auto& b = blasts[e.blast];
-  if (!b)
-    b = std::make_shared<blast_state>();
-  if (!b->apply(e)) {
+  auto it = blasts.find(e.blast);
+  if (it == blasts.end()) {
+    // A blast begins with its blast_created; anything else first (a damaged
+    // or tampered log) would leave a blast without an id, whose snapshot
+    // cannot load (found by fuzz_log).
+    auto b = std::make_shared<blast_state>();
+    if (e.type != storage::event_type::blast_created || !b->apply(e)) {
+      error = "event " + std::to_string(e.seq) + " (" + storage::to_string(e.type) +
+              ") cannot be applied: blast " + std::to_string(e.blast) + " was not created";
+      return false;
+    }
+    blasts.emplace(e.blast, std::move(b));
+    return true;
+  }
+  if (!it->second->apply(e)) {
     error = "event " + std::to_string(e.seq) + " (" + storage::to_string(e.type) +
             ") cannot be applied";
     return false;
