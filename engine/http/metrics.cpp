@@ -120,6 +120,20 @@ void single(std::string& out, const char* name, const char* type, const char* he
   sample(out, name, {}, std::to_string(v));
 }
 
+// A per-transport counter by outcome: one sample per transport and outcome,
+// the outcome named by its enum's to_string.
+template <class Tally, size_t N>
+void outcome_samples(std::string& out, const char* name,
+                     const std::vector<actors::transport_stats>& transports,
+                     std::array<uint64_t, N> actors::transport_stats::*counts) {
+  for (auto& t : transports)
+    for (size_t i = 0; i < N; ++i)
+      sample(out, name,
+             "transport=" + quoted(t.name) +
+               ",outcome=" + quoted(actors::to_string(static_cast<Tally>(i))),
+             std::to_string((t.*counts)[i]));
+}
+
 // The samples of one histogram: cumulative buckets, +Inf equal to _count.
 void histogram_samples(std::string& out, const std::string& name, const std::string& labels,
                        const storage::histogram::snapshot& h) {
@@ -290,21 +304,13 @@ std::string render_metrics(const actors::service_stats& s, const http_metrics& h
   family(out, "blastd_webhook_events_total", "counter",
          "Observations from webhooks by what became of them (applied, duplicate, parked, "
          "unmatched, ignored); rejected counts whole webhooks (bad signature or body).");
-  for (auto& t : s.transports)
-    for (size_t i = 0; i < actors::webhook_tally_count; ++i)
-      sample(out, "blastd_webhook_events_total",
-             "transport=" + quoted(t.name) + ",outcome=" +
-               quoted(actors::to_string(static_cast<actors::webhook_tally>(i))),
-             std::to_string(t.webhook_events[i]));
+  outcome_samples<actors::webhook_tally>(out, "blastd_webhook_events_total", s.transports,
+                                         &actors::transport_stats::webhook_events);
   family(out, "blastd_sends_total", "counter",
          "Send attempts by outcome: succeeded, failed (for good), retried, rate_limited, "
          "unknown (requested without an answer before a crash, found at start-up).");
-  for (auto& t : s.transports)
-    for (size_t i = 0; i < actors::send_tally_count; ++i)
-      sample(out, "blastd_sends_total",
-             "transport=" + quoted(t.name) + ",outcome=" +
-               quoted(actors::to_string(static_cast<actors::send_tally>(i))),
-             std::to_string(t.sends[i]));
+  outcome_samples<actors::send_tally>(out, "blastd_sends_total", s.transports,
+                                      &actors::transport_stats::sends);
   family(out, "blastd_transport_queued_sends", "gauge",
          "Sends waiting at a transport for its rate limit or in-flight cap.");
   for (auto& t : s.transports)
