@@ -18,7 +18,9 @@
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/snapshot.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -106,6 +108,22 @@ std::string prefix_successor(std::string prefix) {
 }
 
 std::string_view view(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+// A stream key is its stream's prefix ('b' + blast, or 'r' + blast + recipient)
+// and the event's 8-byte seq. Each stream's keys arrive in seq order, but the
+// streams of a batch interleave at random, so an unhinted insert searched the
+// whole skip list from its top for most of them. With this as the memtable's
+// insert-hint extractor, a key is inserted where its stream's last one went
+// (RocksDB keeps ~250 bytes of hint per stream and memtable, in the memtable).
+// Measured on 100k sends through sim: +20% sends/s, -17% CPU per send.
+class stream_prefix final : public rocksdb::SliceTransform {
+public:
+  const char* Name() const override { return "blastd.stream_prefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return {key.data(), key.size() - 8};
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() > 8; }
+};
 
 std::string_view view(const hash256& h) {
   return {reinterpret_cast<const char*>(h.data()), h.size()};
@@ -248,6 +266,10 @@ status event_log::impl::open(const std::string& dir) {
   db_opts.create_missing_column_families = opts.create && !opts.audit;
   // Two cores: one flush and one compaction thread.
   db_opts.IncreaseParallelism(2);
+  // The message-id memtable is a hash table, which takes its inserts from one
+  // writer at a time. There is one appender anyway (the journal thread); the
+  // rare snapshot write waits for it.
+  db_opts.allow_concurrent_memtable_write = false;
   // Several column families share the WAL; the rarely written ones (snapshots,
   // meta between appends) would otherwise keep old WAL files alive forever.
   db_opts.max_total_wal_size = 256ull << 20;
@@ -274,9 +296,25 @@ status event_log::impl::open(const std::string& dir) {
   rocksdb::ColumnFamilyOptions log_opts = cf_opts;
   log_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(log_table));
 
+  rocksdb::ColumnFamilyOptions streams_opts = cf_opts;
+  streams_opts.memtable_insert_with_hint_prefix_extractor = std::make_shared<stream_prefix>();
+
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, log_opts);
-  for (const char* name : {cf_streams, cf_message_ids, cf_snapshots, cf_meta})
+  cfs.emplace_back(cf_streams, streams_opts);
+  // Message ids are random (a provider's hash), only ever looked up whole, and
+  // never iterated: a skip list paid a search from its top for each send's id
+  // (measured 15 µs of the journal thread's ~80 µs per send). In a hash-bucket
+  // memtable the insert is a bucket's short list, and the sort happens once,
+  // when the memtable is flushed (on RocksDB's flush thread, not the
+  // appender's). The "prefix" is the whole id; 256k buckets for the 16 MiB
+  // memtable's ~250k ids. Measured: sends +15%, CPU per send -10%.
+  rocksdb::ColumnFamilyOptions ids_opts = cf_opts;
+  ids_opts.write_buffer_size = 16 << 20;
+  ids_opts.prefix_extractor.reset(rocksdb::NewNoopTransform());
+  ids_opts.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(256 * 1024));
+  cfs.emplace_back(cf_message_ids, ids_opts);
+  for (const char* name : {cf_snapshots, cf_meta})
     cfs.emplace_back(name, cf_opts);
 
   rocksdb::DB* raw = nullptr;
