@@ -307,6 +307,20 @@ std::vector<option> common_options(size_t& recipients, int& runs, bool& keep) {
           {"--summary", &g_summary}};
 }
 
+double metric_value(const std::string& metrics_body, std::string_view name) {
+  for (size_t at = 0; at < metrics_body.size();) {
+    size_t end = metrics_body.find('\n', at);
+    if (end == std::string::npos)
+      end = metrics_body.size();
+    std::string_view line{metrics_body.data() + at, end - at};
+    if (line.size() > name.size() && line.substr(0, name.size()) == name &&
+        line[name.size()] == ' ')
+      return std::strtod(std::string(line.substr(name.size() + 1)).c_str(), nullptr);
+    at = end + 1;
+  }
+  return NAN;
+}
+
 double cpu_seconds(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <sys/types.h>
 #include <utility>
 #include <variant>
@@ -74,6 +75,10 @@ http_reply expect(http_client& c, const std::string& method, const std::string& 
                   const std::string& body, int status);
 
 boost::json::object parse_object(const std::string& body);
+
+// The value of an unlabelled sample `name` (a counter, a gauge, a histogram's _sum or _count)
+// in a Prometheus text body such as blastd's /metrics; NAN when it is not there.
+double metric_value(const std::string& metrics_body, std::string_view name);
 
 // Polls /healthz until 200: the start-up figure ends at the first request actually served.
 void wait_healthy(const blastd_process& p, int timeout_s);

@@ -7,11 +7,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -89,17 +87,9 @@ void check_rss(pid_t pid) {
 metrics read_metrics(http_client& c) {
   auto body = expect(c, "GET", "/metrics", {}, 200).body;
   metrics m;
-  std::istringstream in(body);
-  for (std::string l; std::getline(in, l);) {
-    auto value = [&](const char* name, double& dst) {
-      size_t n = std::strlen(name);
-      if (l.size() > n && l.compare(0, n, name) == 0 && l[n] == ' ')
-        dst = std::strtod(l.c_str() + n + 1, nullptr);
-    };
-    value("blastd_recipient_actors_active", m.actors);
-    value("blastd_journal_commits_total", m.commits);
-    value("blastd_journal_events_total", m.events);
-  }
+  m.actors = metric_value(body, "blastd_recipient_actors_active");
+  m.commits = metric_value(body, "blastd_journal_commits_total");
+  m.events = metric_value(body, "blastd_journal_events_total");
   if (std::isnan(m.actors) || std::isnan(m.commits) || std::isnan(m.events))
     throw bench_error("GET /metrics lacks an expected counter:\n" + body);
   return m;

@@ -7,6 +7,8 @@
 // notification is durable: WAL-synced), each request's latency, and the rate until the funnel
 // shows every status applied.
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -40,7 +42,22 @@ struct run_result {
   double send_s = 0, durable_s = 0, applied_s = 0, statuses = 0;
   latency request_us;
   double blastd_cpu_s = 0, client_cpu_s = 0;  // while the webhooks were posted
+  // The journal's group commits while the webhooks were posted: how many, their events, and the
+  // time spent in them (append + WAL sync), from /metrics.
+  double commits = 0, commit_events = 0, commit_s = 0;
 };
+
+// The journal's counters now: commits, events, seconds in commits.
+std::array<double, 3> journal_totals(http_client& c) {
+  auto body = expect(c, "GET", "/metrics", "", 200).body;
+  std::array<double, 3> t{metric_value(body, "blastd_journal_commits_total"),
+                          metric_value(body, "blastd_journal_events_total"),
+                          metric_value(body, "blastd_journal_sync_seconds_sum")};
+  for (double v : t)
+    if (std::isnan(v))
+      throw bench_error("GET /metrics lacks a journal counter:\n" + body);
+  return t;
+}
 
 // Every recipient's message id (wamid), in recipient order, from the CSV export: one request
 // instead of one GET per recipient.
@@ -121,6 +138,7 @@ run_result run_once(const options& o, const std::string& body, const std::string
       raw.push_back(raw_post("/webhooks/wa", b, {{"X-Hub-Signature-256", signature}}));
     }
   r.statuses = static_cast<double>(2 * wamids.size());
+  const auto journal0 = journal_totals(c);
   const double blastd_cpu0 = cpu_seconds(p.pid()), client_cpu0 = cpu_seconds(::getpid());
   const auto t1 = steady::now();  // the applied figure counts from here (load.seconds: ~same)
   auto load = run_closed_loop(p.port(), raw, o.connections);
@@ -130,6 +148,10 @@ run_result run_once(const options& o, const std::string& body, const std::string
     throw bench_error(std::to_string(load.not_2xx) + " webhooks were not accepted; the first:\n" +
                       load.first_error);
   r.durable_s = load.seconds;
+  const auto journal1 = journal_totals(c);
+  r.commits = journal1[0] - journal0[0];
+  r.commit_events = journal1[1] - journal0[1];
+  r.commit_s = journal1[2] - journal0[2];
   r.request_us = summarize(std::move(load.us));
   for (;;) {
     auto rep = parse_object(expect(c, "GET", "/api/blasts/" + id + "/report", "", 200).body);
@@ -187,7 +209,8 @@ int main(int argc, char** argv) {
     return 1;
   // The names are stable (the batch size is in the header above): tools/bench/suite.sh reads
   // these rows from --summary by name.
-  std::vector<double> durable, applied, p50, p99, max, blastd_cpu, client_cpu;
+  std::vector<double> durable, applied, p50, p99, max, blastd_cpu, client_cpu, per_commit,
+    commit_ms, busy;
   for (auto& r : runs) {
     durable.push_back(r.statuses / r.durable_s);
     applied.push_back(r.statuses / r.applied_s);
@@ -196,6 +219,9 @@ int main(int argc, char** argv) {
     max.push_back(r.request_us.max / 1e3);
     blastd_cpu.push_back(r.blastd_cpu_s * 1e6 / r.statuses);
     client_cpu.push_back(r.client_cpu_s * 1e6 / r.statuses);
+    per_commit.push_back(r.commit_events / r.commits);
+    commit_ms.push_back(r.commit_s * 1e3 / r.commits);
+    busy.push_back(100 * r.commit_s / r.durable_s);
   }
   print_stats_header(runs.size());
   print_stats_row("statuses durable (2xx)", "/s", 0, durable);
@@ -205,5 +231,8 @@ int main(int argc, char** argv) {
   print_stats_row("statuses applied to the funnel", "/s", 0, applied);
   print_stats_row("blastd CPU per status, until durable", "us", 1, blastd_cpu);
   print_stats_row("client CPU per status, until durable", "us", 1, client_cpu);
+  print_stats_row("events per group commit", "", 1, per_commit);
+  print_stats_row("group commit (append + sync), mean", "ms", 2, commit_ms);
+  print_stats_row("journal thread in commits", "%", 0, busy);
   return 0;
 }
