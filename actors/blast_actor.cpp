@@ -48,6 +48,12 @@ struct blast_actor_state {
   std::unordered_set<uint32_t> busy;     // recipients with a commit of ours in flight
   std::unordered_map<uint32_t, std::vector<deferred>> stashed;
   std::vector<uint32_t> held_retries;    // retries that came due while paused
+  // What write() took in since the last submission, submitted as one by
+  // submit_atom once the messages already in the mailbox are handled: a
+  // webhook of 100 statuses becomes one journal submission, not 100.
+  std::vector<storage::event> unsubmitted;
+  std::vector<std::function<void(const storage::status&)>> unsubmitted_then;
+  bool submit_due = false;  // a submit_atom is on its way
   bool completing = false;
   uint64_t poll_round = 0;
   uint32_t poll_cursor = 1;              // polling resumes here next round
@@ -138,33 +144,60 @@ active_recipient& activate(self_ptr self, const runtime& rt, uint32_t id) {
   return slot;
 }
 
+// Hands what write() took in to the journal as one submission.
+void submit(self_ptr self, const runtime& rt) {
+  auto& st = self->state;
+  st.submit_due = false;
+  if (st.unsubmitted.empty())
+    return;
+  std::function<void(const storage::status&)> then;
+  if (st.unsubmitted_then.size() == 1) {
+    then = std::move(st.unsubmitted_then.front());
+  } else if (!st.unsubmitted_then.empty()) {
+    then = [all = std::move(st.unsubmitted_then)](const storage::status& s) {
+      for (auto& f : all)
+        f(s);
+    };
+  }
+  st.unsubmitted_then.clear();
+  auto me = caf::actor_cast<caf::actor>(self);
+  rt.journal->submit(std::move(st.unsubmitted), [me, then = std::move(then)](
+                                                  const storage::status& s,
+                                                  std::vector<storage::event>&& committed) {
+    caf::anon_send(me, blast_committed_msg{s, std::move(committed), then});
+  });
+  st.unsubmitted.clear();
+}
+
 // Commits `events` (recipient events and blast events) keeping one writer per
-// recipient; `then` runs once this actor's own batch is durable.
+// recipient; `then` runs once this actor's own batch is durable. The events go
+// to the journal with whatever else this actor writes before it reads its next
+// message that is not yet in its mailbox (see submit_atom).
 void write(self_ptr self, const runtime& rt, std::vector<storage::event> events,
            std::function<void(const storage::status&)> then = {}) {
   auto& st = self->state;
-  std::vector<storage::event> own;
+  const size_t before = st.unsubmitted.size();
   for (auto& e : events) {
     if (e.recipient == 0) {
-      own.push_back(std::move(e));
+      st.unsubmitted.push_back(std::move(e));
     } else if (st.busy.count(e.recipient) || st.active.count(e.recipient)) {
       route_work(self, rt, e.recipient, std::move(e));
     } else {
       st.busy.insert(e.recipient);
-      own.push_back(std::move(e));
+      st.unsubmitted.push_back(std::move(e));
     }
   }
-  if (own.empty()) {
+  if (st.unsubmitted.size() == before) {
     if (then)
       then(storage::status::ok());
     return;
   }
-  auto me = caf::actor_cast<caf::actor>(self);
-  rt.journal->submit(std::move(own), [me, then = std::move(then)](
-                                       const storage::status& s,
-                                       std::vector<storage::event>&& committed) {
-    caf::anon_send(me, blast_committed_msg{s, std::move(committed), then});
-  });
+  if (then)
+    st.unsubmitted_then.push_back(std::move(then));
+  if (!st.submit_due) {
+    st.submit_due = true;
+    self->send(self, submit_atom_v);
+  }
 }
 
 // Delivers work for one recipient: waits behind our commit for it, or goes to
@@ -483,6 +516,7 @@ caf::behavior blast_actor(self_ptr self, runtime rt, caf::actor manager,
   // Shutdown: the manager's exit reaches us through our link to it; our
   // recipient actors are monitored, not linked, so we stop them ourselves.
   self->set_exit_handler([=](caf::exit_msg& m) {
+    submit(self, rt);  // what this actor wrote still reaches the log
     for (auto& [id, a] : self->state.active)
       self->send_exit(a.handle, m.reason);
     self->quit(m.reason);
@@ -654,6 +688,7 @@ caf::behavior blast_actor(self_ptr self, runtime rt, caf::actor manager,
       pump(self, rt);
     },
     [=](rewrite_msg& m) { write(self, rt, std::move(m.events)); },
+    [=](submit_atom) { submit(self, rt); },
     [=](view_msg& m) {
       if (m.r.value)
         m.r.value->view = view_of(*self->state.blast, m.r.value->view.id);
