@@ -60,6 +60,10 @@ public:
       return false;
     }
     startup_.events_replayed = state.events - before;
+    if (auto st = log_->resume_compactions(); !st) {
+      error = st.message;
+      return false;
+    }
     // A long tail is folded once here; keep it for the next start.
     std::string snapshot_bytes;
     if (opts_.snapshot_every_events > 0 && startup_.events_replayed >= opts_.snapshot_every_events)
@@ -564,6 +568,7 @@ std::unique_ptr<service> service::start(const service_options& opts, std::string
   storage::log_options lo;
   lo.sync = opts.sync;
   lo.log = opts.log;
+  lo.defer_compactions = true;  // boot() resumes them once the log is replayed
   storage::status st;
   auto log = storage::event_log::open(opts.data_dir, lo, st);
   if (!log) {

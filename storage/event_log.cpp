@@ -19,6 +19,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/memtablerep.h>
+#include <rocksdb/metadata.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/snapshot.h>
@@ -284,6 +285,7 @@ status event_log::impl::open(const std::string& dir) {
 
   rocksdb::ColumnFamilyOptions cf_opts;
   cf_opts.compression = pick_compression();
+  cf_opts.disable_auto_compactions = opts.defer_compactions && !opts.audit;
   cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 
   // The log itself in 16 KiB blocks instead of 4 KiB: replay reads it front
@@ -608,6 +610,27 @@ status event_log::recover() {
   d.failed = false;
   d.failure.clear();
   return {};
+}
+
+status event_log::resume_compactions() {
+  auto& d = *impl_;
+  if (!d.opts.defer_compactions || d.opts.audit)
+    return {};
+  auto s = d.db->EnableAutoCompaction(d.handles);
+  if (!s.ok())
+    return rocks_error(s, "cannot resume compactions");
+  return {};
+}
+
+uint64_t event_log::level0_files() const {
+  uint64_t total = 0;
+  for (auto* h : impl_->handles) {
+    rocksdb::ColumnFamilyMetaData meta;
+    impl_->db->GetColumnFamilyMetaData(h, &meta);
+    if (!meta.levels.empty())
+      total += meta.levels.front().files.size();
+  }
+  return total;
 }
 
 uint64_t event_log::last_seq() const {

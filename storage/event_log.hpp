@@ -40,6 +40,12 @@ struct log_options {
   // folder, the open fails, RocksDB calling it "Corruption: Can't access
   // NNN.sst ... No such file": not damage to the log; retry, or audit a copy.
   bool audit = false;
+  // Opens with RocksDB's automatic compactions paused until
+  // resume_compactions(). blastd's start-up replay reads the whole log on two
+  // cores; a compaction left over from the last run (the L0 files of a
+  // write-heavy stop) took 45% of the CPU alongside it. Whoever sets this must
+  // resume: a log that keeps taking appends without compactions stalls.
+  bool defer_compactions = false;
   // Where RocksDB's own messages go (level: 0 error, 1 warn), instead of the
   // LOG file RocksDB would keep in `dir`: on a full disk that file's writer
   // aborts the process (librocksdb 7.8 as Debian builds it asserts on a write
@@ -78,6 +84,13 @@ public:
   // a failed append is ever visible. Call it from the appending thread; a
   // no-op when no append failed.
   status recover();
+
+  // Starts the automatic compactions `defer_compactions` held back; a no-op
+  // otherwise.
+  status resume_compactions();
+  // Table files in level 0 across the column families: one per memtable flush
+  // until a compaction merges them (the compaction debt deferral leaves).
+  uint64_t level0_files() const;
 
   // On an audit log: what meta says (zeros if it cannot be read), unchecked.
   uint64_t last_seq() const;  // 0 when empty

@@ -170,6 +170,36 @@ BOOST_AUTO_TEST_CASE(reopen_keeps_last_seq_and_head_and_the_chain_continues) {
   BOOST_TEST(bool(st), st.message);
 }
 
+BOOST_AUTO_TEST_CASE(deferred_compactions_wait_for_resume) {
+  // Each close flushes a memtable per column family: one level-0 file each.
+  // Deferred, nothing merges them, however many there are; resumed, RocksDB
+  // compacts past its trigger of 4 files per column family.
+  blast::test::temp_dir dir;
+  log_options lo;
+  lo.defer_compactions = true;
+  constexpr int closes = 8;
+  status st;
+  for (int i = 0; i < closes; ++i) {
+    auto log = event_log::open(dir.path(), lo, st);
+    BOOST_TEST_REQUIRE(bool(st), st.message);
+    std::vector<event> batch{make_event(1, 1, "p" + std::to_string(i), "m" + std::to_string(i))};
+    BOOST_TEST_REQUIRE(bool(log->append(batch)));
+  }
+  auto log = event_log::open(dir.path(), lo, st);
+  BOOST_TEST_REQUIRE(bool(st), st.message);
+  const uint64_t deferred = log->level0_files();
+  BOOST_TEST(deferred >= uint64_t{3 * closes});  // log, streams, message ids at least
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  BOOST_TEST(log->level0_files() == deferred);
+
+  BOOST_TEST_REQUIRE(bool(log->resume_compactions()));
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (log->level0_files() >= deferred / 2 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  BOOST_TEST(log->level0_files() < deferred / 2);
+  BOOST_TEST(log->last_seq() == uint64_t{closes});
+}
+
 BOOST_AUTO_TEST_CASE(scan_from_the_middle_and_stop_early) {
   append_n(5);
   std::vector<uint64_t> seqs;

@@ -85,7 +85,9 @@ struct journal_fixture {
 
   journal_fixture() {
     status st;
-    log = event_log::open(dir.path(), log_options{/*sync=*/true}, st);
+    log_options lo;
+    lo.sync = true;
+    log = event_log::open(dir.path(), lo, st);
     BOOST_TEST_REQUIRE(bool(st), st.message);
   }
 };

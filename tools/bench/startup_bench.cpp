@@ -177,15 +177,23 @@ double hwm_mib() {
   return NAN;
 }
 
+// An existing log (not `create`) opens as blastd's start-up opens it: compactions wait until
+// the caller's replay is done (storage::log_options::defer_compactions) and resume_compactions().
 std::unique_ptr<storage::event_log> open_log(const std::string& dir, bool create, bool sync) {
   storage::log_options lo;
   lo.create = create;
   lo.sync = sync;
+  lo.defer_compactions = !create;
   storage::status st;
   auto log = storage::event_log::open(dir, lo, st);
   if (!log)
     throw bench_error("cannot open the log in " + dir + ": " + st.message);
   return log;
+}
+
+void resume_compactions(storage::event_log& log) {
+  if (auto st = log.resume_compactions(); !st)
+    throw bench_error("resume_compactions: " + st.message);
 }
 
 // A state's bytes, named by their SHA-256: phases in different processes compare states by it.
@@ -454,6 +462,7 @@ void generate(const std::string& dir, const options& o, figures& f) {
 void settle(const std::string& dir, figures& f) {
   auto t0 = steady::now();
   auto log = open_log(dir, false, true);
+  resume_compactions(*log);
   auto count = [](const std::string& text, const char* event) {
     size_t n = 0;
     for (auto at = text.find(event); at != std::string::npos; at = text.find(event, at + 1))
@@ -491,11 +500,13 @@ void full_replay(const std::string& dir, figures& f) {
   actors::replayed state;
   std::string error;
   t = steady::now();
-  auto cpu0 = cpu_s(CLOCK_THREAD_CPUTIME_ID);  // the scan and the fold run on this thread
+  // The fold runs on this thread, the reading and decoding on scan_ahead's.
+  auto cpu0 = cpu_s(CLOCK_THREAD_CPUTIME_ID);
   if (!actors::replay(*log, actors::replay_cut{}, state, error))
     throw bench_error("replay: " + error);
   f.set("replay_s", seconds_since(t));
   f.set("replay_cpu_s", cpu_s(CLOCK_THREAD_CPUTIME_ID) - cpu0);
+  resume_compactions(*log);
   f.set("hwm_fold_mib", hwm_mib());
   f.set("events", static_cast<double>(state.events));
   f.set("last_seq", static_cast<double>(state.last_seq));
@@ -530,6 +541,7 @@ void write_snapshot_at(const std::string& dir, uint64_t seq, figures& f) {
   cut.until_seq = seq;
   if (!actors::replay(*log, cut, state, error))
     throw bench_error("replay to " + std::to_string(seq) + ": " + error);
+  resume_compactions(*log);
   auto t = steady::now();
   auto bytes = state.save();
   f.set("serialise_s", seconds_since(t));
@@ -555,6 +567,7 @@ void load_and_tail(const std::string& dir, figures& f) {
   t = steady::now();
   if (!actors::replay(*log, actors::replay_cut{}, state, error))
     throw bench_error("replaying the tail: " + error);
+  resume_compactions(*log);
   f.set("tail_s", seconds_since(t));
   f.set("tail_events", static_cast<double>(state.events - before));
   f.set("hwm_mib", hwm_mib());
@@ -849,6 +862,7 @@ int main(int argc, char** argv) {
       if (!actors::replay(*log, actors::replay_cut{}, state, error))
         throw bench_error("replay: " + error);
       double s = seconds_since(t);
+      resume_compactions(*log);
       std::printf("replayed %llu events in %.3f s = %.0f events/s, VmHWM %.0f MiB\n",
                   static_cast<unsigned long long>(state.events), s,
                   static_cast<double>(state.events) / s, hwm_mib());
