@@ -666,14 +666,17 @@ status event_log::scan(uint64_t from, const std::function<bool(const event&)>& f
 }
 
 status event_log::scan_ahead(uint64_t from, const std::function<bool(const event&)>& fn) const {
-  // Batches go from the reader to the caller and back empty, so their events'
-  // strings keep their capacity: after the first few batches neither side
-  // allocates per event.
-  constexpr size_t batch_events = 2048;
+  // The reader thread only iterates RocksDB and copies each value's bytes into
+  // a batch; the caller's thread decodes them into one reused event and runs
+  // fn. RocksDB's iteration alone is about what decoding and folding cost
+  // together, so this split keeps both cores busy: with the decoding on the
+  // reader it ran at 90% while the fold waited half the time. Batches go back
+  // and forth, keeping their capacity: neither side allocates per event.
+  constexpr size_t batch_events = 4096;
   constexpr size_t batches = 4;  // in flight: bounds the memory ahead of fn
   struct batch {
-    std::vector<event> events;
-    size_t used = 0;
+    std::string bytes;                              // the values, back to back
+    std::vector<std::pair<uint64_t, size_t>> ends;  // (seq, end of its value in bytes)
   };
   std::mutex mu;
   std::condition_variable cv;
@@ -681,7 +684,7 @@ status event_log::scan_ahead(uint64_t from, const std::function<bool(const event
   bool reader_done = false, caller_stopped = false;
   status read_status;
   for (size_t i = 0; i < batches; ++i)
-    empty.emplace_back().events.resize(batch_events);
+    empty.emplace_back().ends.reserve(batch_events);
 
   auto& d = *impl_;
   std::thread reader([&] {
@@ -699,7 +702,8 @@ status event_log::scan_ahead(uint64_t from, const std::function<bool(const event
           return false;
         b = std::move(empty.front());
         empty.pop_front();
-        b.used = 0;
+        b.bytes.clear();
+        b.ends.clear();
         return true;
       };
       auto hand_over = [&] {
@@ -714,16 +718,15 @@ status event_log::scan_ahead(uint64_t from, const std::function<bool(const event
           st = corruption("a log key is not a sequence number");
           break;
         }
-        if (!decode_into(seq, view(it->value()), b.events[b.used])) {
-          st = corruption(seq_str(seq) + ": undecodable event");
-          break;
-        }
-        if (++b.used == b.events.size()) {
+        auto value = it->value();
+        b.bytes.append(value.data(), value.size());
+        b.ends.emplace_back(seq, b.bytes.size());
+        if (b.ends.size() == batch_events) {
           hand_over();
           open = take_empty();
         }
       }
-      if (open && b.used > 0)
+      if (open && !b.ends.empty())
         hand_over();  // the events before an error are visited too, as scan() does
       if (st && open && !it->status().ok())
         st = rocks_error(it->status(), "scan of the log failed");
@@ -745,7 +748,8 @@ status event_log::scan_ahead(uint64_t from, const std::function<bool(const event
     reader.join();
   };
   try {
-    for (bool more = true; more;) {
+    event e;
+    for (;;) {
       batch b;
       {
         std::unique_lock lock{mu};
@@ -755,11 +759,17 @@ status event_log::scan_ahead(uint64_t from, const std::function<bool(const event
         b = std::move(full.front());
         full.pop_front();
       }
-      for (size_t i = 0; i < b.used && more; ++i)
-        more = fn(b.events[i]);
-      if (!more) {
-        stop_reader();
-        return {};
+      size_t begin = 0;
+      for (auto [seq, end] : b.ends) {
+        if (!decode_into(seq, std::string_view(b.bytes).substr(begin, end - begin), e)) {
+          stop_reader();
+          return corruption(seq_str(seq) + ": undecodable event");
+        }
+        begin = end;
+        if (!fn(e)) {
+          stop_reader();
+          return {};
+        }
       }
       std::lock_guard lock{mu};
       empty.push_back(std::move(b));

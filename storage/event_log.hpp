@@ -98,10 +98,10 @@ public:
 
   // Visits events with seq >= from in sequence order until fn returns false.
   status scan(uint64_t from, const std::function<bool(const event&)>& fn) const;
-  // The same, with the reading and decoding done ahead on a thread of its own
-  // while fn runs on the caller's: a fold over the whole log (replay) uses two
-  // cores. fn sees every event in order, as with scan(); at most a few
-  // thousand decoded events wait for it at any time.
+  // The same, with the log read ahead on a thread of its own while the events
+  // are decoded and fn runs on the caller's: a fold over the whole log
+  // (replay) uses two cores. fn sees every event in order, as with scan(); at
+  // most a few batches of a few thousand values wait for it at any time.
   status scan_ahead(uint64_t from, const std::function<bool(const event&)>& fn) const;
   // Visits the events of one stream in sequence order: a blast's (recipient == 0
   // visits every event of the blast) or one recipient's.
