@@ -29,6 +29,17 @@ BOOST_AUTO_TEST_CASE(event_id_of_reads_the_top_level_id_only) {
   // Ids with characters JSON escapes take the full parse and come out whole.
   BOOST_TEST(event_id_of(status("a\"b\\c", "")) == "a\"b\\c");
   BOOST_TEST(event_id_of(status("ü-1", "")) == "ü-1");
+  // make_status_event writes eventId before raw, so the search ends at raw (never reading
+  // the provider's fragment); a member the walk does not expect takes the full parse.
+  auto other = status("", "");
+  other.payload = R"({"raw":"x","eventId":"after-raw"})";
+  BOOST_TEST(event_id_of(other) == "");
+  other.payload = R"({"n":1,"eventId":"after-number"})";
+  BOOST_TEST(event_id_of(other) == "after-number");
+  other.payload = R"({"stage":"read"})";
+  BOOST_TEST(event_id_of(other) == "");
+  other.payload = R"({"stage":"re)";
+  BOOST_TEST(event_id_of(other) == "");
   // Only statuses carry one.
   auto e = status("wh-2", "");
   e.type = blast::storage::event_type::send_failed;
