@@ -205,8 +205,8 @@ caf::behavior ingest_actor(self_ptr self, runtime rt) {
     [=](caf::actor& manager) { self->state.manager = std::move(manager); },
     [=](ingest_seed_msg& m) {
       auto& st = self->state;
-      for (auto& id : m.applied_event_ids)
-        remember(st, id);
+      for (auto fp : m.applied_event_ids)
+        st.seen.put(fp, true);
       for (auto& r : m.sent)
         add_sent(st, r);
     },

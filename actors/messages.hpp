@@ -96,7 +96,8 @@ struct sent_ref { uint64_t phone; uint64_t blast; uint32_t recipient; int64_t se
 // These ids are now resolvable, and these numbers were messaged.
 struct bound_msg { std::vector<std::string> message_ids; std::vector<sent_ref> sent; };
 // Service → ingest at start-up: what the log says was applied and sent.
-struct ingest_seed_msg { std::vector<std::string> applied_event_ids; std::vector<sent_ref> sent; };
+// applied_event_ids: fingerprints (storage::fingerprint) of the provider event ids applied.
+struct ingest_seed_msg { std::vector<uint64_t> applied_event_ids; std::vector<sent_ref> sent; };
 struct unmatched_msg { int64_t older_than_ms; callback<std::vector<unmatched_item>> reply; };
 struct route_msg { uint64_t blast; uint32_t recipient; status_evidence evidence; };
 

@@ -6,13 +6,17 @@
 
 #include <boost/json.hpp>
 
+#include "storage/fingerprint_table.hpp"
+
 namespace json = boost::json;
 
 namespace blast::actors {
 
 namespace {
 constexpr std::string_view state_magic = "blastd-state";
-constexpr uint8_t replayed_format = 1;
+// 2: event ids as fingerprints (1 kept them as strings; such a snapshot is
+// ignored and the log replayed instead).
+constexpr uint8_t replayed_format = 2;
 } // namespace
 
 namespace {
@@ -96,7 +100,7 @@ bool replayed::apply(const storage::event& e, std::string& error) {
       break;
     case storage::event_type::recipient_status:
       if (auto id = event_id_of(e); !id.empty()) {
-        event_ids.push_back(std::move(id));
+        event_ids.push_back(storage::fingerprint(id));
         if (event_ids.size() > remembered_event_ids)
           event_ids.pop_front();
       }
@@ -134,7 +138,7 @@ std::string replayed::save() const {
   size_t estimate = 0;
   for (auto& [id, b] : blasts)
     estimate += 96 * size_t(b->size());
-  out.reserve(estimate + 64 * event_ids.size() + 1024);
+  out.reserve(estimate + 8 * event_ids.size() + 1024);
   out.append(state_magic);
   put_le(out, replayed_format);
   put_le(out, last_seq);
@@ -146,9 +150,7 @@ std::string replayed::save() const {
     put_le(out, id);
     b->save(out);
   }
-  put_le(out, static_cast<uint64_t>(event_ids.size()));
-  for (auto& id : event_ids)
-    storage::put_bytes(out, id);
+  storage::put_column(out, std::vector<uint64_t>(event_ids.begin(), event_ids.end()));
   storage::put_column(out, std::vector<uint64_t>(rejected.begin(), rejected.end()));
   put_le(out, static_cast<uint64_t>(webhooks.size()));
   for (auto& [seq, time] : webhooks) {
@@ -177,9 +179,9 @@ bool replayed::load(std::string_view bytes) {
       return false;
     blasts.emplace(id, std::move(b));
   }
-  n = in.le<uint64_t>();
-  for (uint64_t i = 0; i < n && in.ok(); ++i)
-    event_ids.emplace_back(in.sized_bytes());
+  std::vector<uint64_t> ids;
+  in.column(ids, remembered_event_ids);
+  event_ids.assign(ids.begin(), ids.end());
   std::vector<uint64_t> rej;
   in.column(rej, remembered_rejected);
   rejected.assign(rej.begin(), rej.end());

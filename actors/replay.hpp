@@ -38,7 +38,10 @@ struct replay_cut {
 // facts start-up needs besides them.
 struct replayed {
   std::map<uint64_t, std::shared_ptr<blast_state>> blasts;
-  std::deque<std::string> event_ids;  // applied provider event ids, oldest first, bounded
+  // Applied provider event ids by fingerprint (storage::fingerprint), oldest
+  // first, bounded: what the ingest actor remembers them by. 8 bytes each
+  // instead of a string: 4M ids took ~200 MB at start-up and in snapshots.
+  std::deque<uint64_t> event_ids;
   std::deque<uint64_t> rejected;      // seqs of rejected webhooks, oldest first, bounded
   // (seq, time) of accepted webhooks no older than `webhook_window_ms` before
   // the newest: those start-up parses again (see service.cpp).

@@ -80,8 +80,7 @@ public:
     for (auto seq : state.rejected)
       if (auto e = log_->get(seq))
         remember_rejected(*e);
-    std::vector<std::string> applied_event_ids(std::make_move_iterator(state.event_ids.begin()),
-                                               std::make_move_iterator(state.event_ids.end()));
+    std::vector<uint64_t> applied_event_ids(state.event_ids.begin(), state.event_ids.end());
     state.event_ids = {};
 
     storage::journal_options jo;
