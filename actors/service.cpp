@@ -334,6 +334,7 @@ public:
     s->journal_sync_seconds = journal_->sync_seconds().read();
     s->storage = {!j.degraded, j.error};
     s->last_seq = log_->last_seq();
+    s->log_level0_files = log_->level0_files();
     s->active_recipient_actors = active_recipients_.load();
     s->snapshot_seq = snapshots_->snapshot_seq();
     for (auto& [name, c] : counters_) {

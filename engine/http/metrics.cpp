@@ -297,6 +297,11 @@ std::string render_metrics(const actors::service_stats& s, const http_metrics& h
          s.journal_recoveries);
   single(out, "blastd_log_last_seq", "gauge", "Sequence number of the last event in the log.",
          s.last_seq);
+  single(out, "blastd_log_level0_files", "gauge",
+         "Table files in level 0 across the log's column families: each memtable flush adds "
+         "one until a compaction merges them (RocksDB slows a column family's writes at 20 of "
+         "its own); compactions wait while start-up replays the log.",
+         s.log_level0_files);
   single(out, "blastd_snapshot_seq", "gauge",
          "Sequence number the latest state snapshot covers (start-up replays the rest).",
          s.snapshot_seq);
