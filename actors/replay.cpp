@@ -17,9 +17,6 @@ constexpr std::string_view state_magic = "blastd-state";
 // 2: event ids as fingerprints (1 kept them as strings; such a snapshot is
 // ignored and the log replayed instead).
 constexpr uint8_t replayed_format = 2;
-} // namespace
-
-namespace {
 
 // The eventId member of a status payload read in place, walking the top-level
 // members of make_status_event's serialisation: string members, in the order
