@@ -1,6 +1,6 @@
 // Little-endian binary writing and bounds-checked reading: the byte layer of
 // the event encoding and of state snapshots, so that both read hostile or
-// damaged bytes the same careful way.
+// damaged bytes the same careful way. Big-endian for keys.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +17,19 @@ void put_le(std::string& out, T v) {
   static_assert(std::is_unsigned_v<T>);
   for (size_t i = 0; i < sizeof(T); ++i)
     out.push_back(static_cast<char>(static_cast<uint8_t>(v >> (8 * i))));
+}
+
+// Big-endian, for RocksDB keys: numbers in keys then sort as numbers.
+inline void put_be(std::string& out, uint64_t v, size_t bytes) {
+  for (size_t i = bytes; i-- > 0;)
+    out.push_back(static_cast<char>(static_cast<uint8_t>(v >> (8 * i))));
+}
+
+inline uint64_t get_be(std::string_view in) {
+  uint64_t v = 0;
+  for (char c : in)
+    v = (v << 8) | static_cast<uint8_t>(c);
+  return v;
 }
 
 inline void put_bytes(std::string& out, std::string_view s) {

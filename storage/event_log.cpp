@@ -1,16 +1,16 @@
-// The RocksDB event log: one column family holds the chained events, the others
-// hold what can be rebuilt from them (stream and message-id indexes) plus meta.
+// The RocksDB event log: one column family holds the chained events, the
+// others snapshots and meta. The indexes derived from the events (streams,
+// message ids) are a RocksDB instance of their own in `index/`, written by
+// their own thread (storage/stream_index.hpp says why).
 //
 // Layout (all keys and numbers in keys are big-endian so that keys sort by number):
 //   default      be64(seq)                              -> encode(event)
-//   streams      'b' be64(blast) be64(seq)              -> ""   (every event with blast != 0)
-//                'r' be64(blast) be32(recipient) be64(seq) -> "" (every event with blast != 0;
-//                    recipient 0 = the blast's own events, a short stream beside its recipients')
-//   message_ids  message_id                             -> be64(blast) be32(recipient)
 //   snapshots    name                                   -> caller's blob
 //   meta         "schema_version" -> be32, "last_seq" -> be64, "chain_head" -> 32 bytes
-// Every append writes its events, their index entries and the new last_seq and
-// chain_head in one WriteBatch, so meta and log can never disagree after a crash.
+// Every append writes its events and the new last_seq and chain_head in one
+// WriteBatch, so meta and log can never disagree after a crash. Schema 1 kept
+// the indexes here, as column families `streams` and `message_ids`; opening
+// such a log builds the index from the events and drops them.
 // An audit open is RocksDB's read-only mode: it writes nothing to the folder.
 #include "storage/event_log.hpp"
 
@@ -40,14 +40,16 @@
 #include <tuple>
 #include <utility>
 
+#include "storage/codec.hpp"
 #include "storage/fingerprint_table.hpp"
+#include "storage/stream_index.hpp"
 
 namespace blast::storage {
 
 namespace {
 
-constexpr const char* cf_streams = "streams";
-constexpr const char* cf_message_ids = "message_ids";
+// Schema 1's index column families, dropped once the index is built apart.
+constexpr std::array<const char*, 2> legacy_cfs = {"streams", "message_ids"};
 constexpr const char* cf_snapshots = "snapshots";
 constexpr const char* cf_meta = "meta";
 
@@ -60,26 +62,10 @@ constexpr const char* meta_chain_head = "chain_head";
 constexpr size_t scan_readahead = 2 << 20;
 // Index hits are fetched from the log in batches of this many keys (MultiGet).
 constexpr size_t stream_fetch_batch = 64;
+// Events indexed per write while an open catches the index up with the log.
+constexpr size_t catch_up_batch = 64 * 1024;
 // verify() reports progress this often: rare enough to cost nothing per event.
 constexpr uint64_t verify_progress_every = 1 << 16;
-
-void put_be(std::string& out, uint64_t v, size_t bytes) {
-  for (size_t i = bytes; i-- > 0;)
-    out.push_back(static_cast<char>(static_cast<uint8_t>(v >> (8 * i))));
-}
-
-uint64_t get_be(std::string_view in) {
-  uint64_t v = 0;
-  for (char c : in)
-    v = (v << 8) | static_cast<uint8_t>(c);
-  return v;
-}
-
-std::string blast_prefix(uint64_t blast) {
-  std::string k{"b"};
-  put_be(k, blast, 8);
-  return k;
-}
 
 int64_t wall_clock_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -87,44 +73,7 @@ int64_t wall_clock_ms() {
     .count();
 }
 
-std::string recipient_prefix(uint64_t blast, uint32_t recipient) {
-  std::string k{"r"};
-  put_be(k, blast, 8);
-  put_be(k, recipient, 4);
-  return k;
-}
-
-// The smallest key greater than every key starting with `prefix`; empty if
-// there is none (prefix all 0xff), which means "no upper bound".
-std::string prefix_successor(std::string prefix) {
-  while (!prefix.empty()) {
-    auto& c = reinterpret_cast<unsigned char&>(prefix.back());
-    if (c != 0xff) {
-      ++c;
-      return prefix;
-    }
-    prefix.pop_back();
-  }
-  return prefix;
-}
-
 std::string_view view(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
-
-// A stream key is its stream's prefix ('b' + blast, or 'r' + blast + recipient)
-// and the event's 8-byte seq. Each stream's keys arrive in seq order, but the
-// streams of a batch interleave at random, so an unhinted insert searched the
-// whole skip list from its top for most of them. With this as the memtable's
-// insert-hint extractor, a key is inserted where its stream's last one went
-// (RocksDB keeps ~250 bytes of hint per stream and memtable, in the memtable).
-// Measured on 100k sends through sim: +20% sends/s, -17% CPU per send.
-class stream_prefix final : public rocksdb::SliceTransform {
-public:
-  const char* Name() const override { return "blastd.stream_prefix"; }
-  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    return {key.data(), key.size() - 8};
-  }
-  bool InDomain(const rocksdb::Slice& key) const override { return key.size() > 8; }
-};
 
 std::string_view view(const hash256& h) {
   return {reinterpret_cast<const char*>(h.data()), h.size()};
@@ -196,10 +145,11 @@ struct event_log::impl {
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // owned; released before db closes
   rocksdb::ColumnFamilyHandle* log_cf = nullptr;
-  rocksdb::ColumnFamilyHandle* streams_cf = nullptr;
-  rocksdb::ColumnFamilyHandle* message_ids_cf = nullptr;
   rocksdb::ColumnFamilyHandle* snapshots_cf = nullptr;
   rocksdb::ColumnFamilyHandle* meta_cf = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> legacy;  // schema 1's index CFs, in `handles` too
+  std::unique_ptr<stream_index> index;
+  uint32_t found_schema = schema_version;  // what meta said at the open
 
   // last_seq and head are read by any thread and written by the appender after
   // a successful Write; the mutex keeps the pair consistent.
@@ -231,6 +181,7 @@ struct event_log::impl {
   std::vector<std::pair<uint64_t, recipient_ref>> bound_scratch;  // append()'s, cached after a write
 
   ~impl() {
+    index.reset();  // its indexer writes what is queued, then it flushes
     if (!db)
       return;
     // Flushing the memtables first means the next open has no WAL to replay
@@ -248,28 +199,31 @@ struct event_log::impl {
 
   status open(const std::string& dir);
   status load_meta();
-  // Checks meta's schema_version; errc::not_found when it is missing.
-  status read_schema(const rocksdb::ReadOptions& ro) const;
+  // Brings the index up to the log's last event (after a crash, or the first
+  // open of a schema 1 log), drops schema 1's index column families and
+  // starts the indexer.
+  status catch_up_index();
+  // The seqs of `range`'s events up to the log's last one, in key order, to fn
+  // in batches. Waits for the indexer; where the index still lags (an audit
+  // of a running or crashed blastd, a failing index) the rest comes from the log.
+  status scan_range(const index_range& range, const std::function<bool(const event&)>& fn) const;
+  // Checks meta's schema_version (this build reads 1 and 2) and tells it in
+  // `found`; errc::not_found when it is missing.
+  status read_schema(const rocksdb::ReadOptions& ro, uint32_t* found = nullptr) const;
+  status scan_from(uint64_t from, const std::function<bool(const event&)>& fn) const;
   status read_meta(const rocksdb::ReadOptions& ro, uint64_t& seq, hash256& hash) const;
   status fetch(const rocksdb::ReadOptions& ro, const std::vector<uint64_t>& seqs,
                const std::function<bool(const event&)>& fn, bool& more) const;
-  status scan_prefix(const std::string& prefix, const std::function<bool(const event&)>& fn) const;
-  // Visits the events whose index keys lie in [begin, end), keys of key_size
-  // bytes plus the 8-byte seq. Stream keys start with 'b' or 'r', so every
-  // prefix has a successor and `end` is never empty.
-  status scan_index(const std::string& begin, const std::string& end, size_t key_size,
-                    const std::function<bool(const event&)>& fn) const;
 };
 
 status event_log::impl::open(const std::string& dir) {
   rocksdb::Options db_opts;
   db_opts.create_if_missing = opts.create && !opts.audit;
   db_opts.create_missing_column_families = opts.create && !opts.audit;
-  // Two cores: one flush and one compaction thread.
+  // Two cores: one flush and one compaction thread (RocksDB's default Env
+  // shares them with the index's instance).
   db_opts.IncreaseParallelism(2);
-  // The message-id memtable is a hash table, which takes its inserts from one
-  // writer at a time. There is one appender anyway (the journal thread); the
-  // rare snapshot write waits for it.
+  // One appender (the journal thread); the rare snapshot write waits for it.
   db_opts.allow_concurrent_memtable_write = false;
   // Several column families share the WAL; the rarely written ones (snapshots,
   // meta between appends) would otherwise keep old WAL files alive forever.
@@ -278,7 +232,7 @@ status event_log::impl::open(const std::string& dir) {
     db_opts.info_log = std::make_shared<forwarding_logger>(opts.log);
 
   rocksdb::BlockBasedTableOptions table;
-  // One cache for all column families instead of one default cache each.
+  // One cache for all column families (and the index's) instead of one default cache each.
   table.block_cache = rocksdb::NewLRUCache(64 << 20);
   // Point look-ups (get, stream fetches, message ids) skip files that cannot hold the key.
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -298,26 +252,20 @@ status event_log::impl::open(const std::string& dir) {
   rocksdb::ColumnFamilyOptions log_opts = cf_opts;
   log_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(log_table));
 
-  rocksdb::ColumnFamilyOptions streams_opts = cf_opts;
-  streams_opts.memtable_insert_with_hint_prefix_extractor = std::make_shared<stream_prefix>();
-
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, log_opts);
-  cfs.emplace_back(cf_streams, streams_opts);
-  // Message ids are random (a provider's hash), only ever looked up whole, and
-  // never iterated: a skip list paid a search from its top for each send's id
-  // (measured 15 µs of the journal thread's ~80 µs per send). In a hash-bucket
-  // memtable the insert is a bucket's short list, and the sort happens once,
-  // when the memtable is flushed (on RocksDB's flush thread, not the
-  // appender's). The "prefix" is the whole id; 256k buckets for the 16 MiB
-  // memtable's ~250k ids. Measured: sends +15%, CPU per send -10%.
-  rocksdb::ColumnFamilyOptions ids_opts = cf_opts;
-  ids_opts.write_buffer_size = 16 << 20;
-  ids_opts.prefix_extractor.reset(rocksdb::NewNoopTransform());
-  ids_opts.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(256 * 1024));
-  cfs.emplace_back(cf_message_ids, ids_opts);
   for (const char* name : {cf_snapshots, cf_meta})
     cfs.emplace_back(name, cf_opts);
+  // A schema 1 log still has its index column families: a writable open must
+  // name every column family there is (to drop these once the index is
+  // built); a read-only one may leave them out.
+  if (!opts.audit) {
+    std::vector<std::string> existing;
+    if (rocksdb::DB::ListColumnFamilies(db_opts, dir, &existing).ok())
+      for (const char* name : legacy_cfs)
+        if (std::find(existing.begin(), existing.end(), name) != existing.end())
+          cfs.emplace_back(name, cf_opts);
+  }
 
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;
@@ -334,11 +282,75 @@ status event_log::impl::open(const std::string& dir) {
     return rocks_error(s, "cannot open event log in " + dir);
   db.reset(raw);
   log_cf = handles[0];
-  streams_cf = handles[1];
-  message_ids_cf = handles[2];
-  snapshots_cf = handles[3];
-  meta_cf = handles[4];
-  return load_meta();
+  snapshots_cf = handles[1];
+  meta_cf = handles[2];
+  legacy.assign(handles.begin() + 3, handles.end());
+  if (auto st = load_meta(); !st)
+    return st;
+
+  status st;
+  index = stream_index::open(dir + "/index", opts.audit, db_opts, cf_opts, st);
+  if (!index)
+    return st;
+  return opts.audit ? status{} : catch_up_index();
+}
+
+status event_log::impl::catch_up_index() {
+  uint64_t from = index->indexed();
+  if (from > last_seq) {
+    // Only a log that lost an unsynced tail (sync off) leaves its index ahead:
+    // the index's entries past the log would point at seqs to be reused.
+    if (opts.log)
+      opts.log(1, "the stream index ends at seq " + std::to_string(from) +
+                    ", past the log's last seq " + std::to_string(last_seq) + ": rebuilding it");
+    if (auto st = index->wipe(); !st)
+      return st;
+    from = 0;
+  }
+  if (from < last_seq) {
+    if (opts.log && from + catch_up_batch < last_seq)
+      opts.log(1, "indexing seqs " + std::to_string(from + 1) + ".." + std::to_string(last_seq) +
+                    " from the log (the index was behind it)");
+    std::vector<index_entry> entries;
+    uint64_t upto = from;
+    index_entry entry;
+    status write_st;
+    auto flush = [&] {
+      write_st = index->write_now(entries, upto);
+      entries.clear();
+      return bool(write_st);
+    };
+    auto st = scan_from(from + 1, [&](const event& e) {
+      if (e.seq > last_seq)
+        return false;
+      if (index_entry_of(e, entry))
+        entries.push_back(std::move(entry));
+      upto = e.seq;
+      return entries.size() < catch_up_batch || flush();
+    });
+    if (!st)
+      return st;
+    if (!write_st || !flush())
+      return write_st;
+  }
+  for (auto* h : legacy) {
+    if (auto s = db->DropColumnFamily(h); !s.ok())
+      return rocks_error(s, "cannot drop schema 1's index column family " + h->GetName());
+    handles.erase(std::find(handles.begin(), handles.end(), h));
+    db->DestroyColumnFamilyHandle(h);
+  }
+  legacy.clear();
+  if (found_schema != schema_version) {
+    std::string version;
+    put_be(version, schema_version, 4);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    if (auto s = db->Put(wo, meta_cf, meta_schema_version, version); !s.ok())
+      return rocks_error(s, "cannot record schema version " + std::to_string(schema_version));
+    found_schema = schema_version;
+  }
+  index->start();
+  return {};
 }
 
 status event_log::impl::read_meta(const rocksdb::ReadOptions& ro, uint64_t& seq,
@@ -361,7 +373,7 @@ status event_log::impl::read_meta(const rocksdb::ReadOptions& ro, uint64_t& seq,
   return {};
 }
 
-status event_log::impl::read_schema(const rocksdb::ReadOptions& ro) const {
+status event_log::impl::read_schema(const rocksdb::ReadOptions& ro, uint32_t* found) const {
   std::string v;
   auto s = db->Get(ro, meta_cf, meta_schema_version, &v);
   if (s.IsNotFound())
@@ -371,16 +383,20 @@ status event_log::impl::read_schema(const rocksdb::ReadOptions& ro) const {
   if (v.size() != 4)
     return corruption("meta schema_version has " + std::to_string(v.size()) +
                       " bytes, expected 4");
-  if (auto found = get_be(v); found != schema_version)
-    return {errc::invalid_argument, "event log has schema version " + std::to_string(found) +
-                                      ", this build reads version " +
+  auto version = get_be(v);
+  if (version < oldest_schema_version || version > schema_version)
+    return {errc::invalid_argument, "event log has schema version " + std::to_string(version) +
+                                      ", this build reads versions " +
+                                      std::to_string(oldest_schema_version) + " to " +
                                       std::to_string(schema_version)};
+  if (found)
+    *found = static_cast<uint32_t>(version);
   return {};
 }
 
 status event_log::impl::load_meta() {
   rocksdb::ReadOptions ro;
-  auto st = read_schema(ro);
+  auto st = read_schema(ro, &found_schema);
   if (opts.audit) {
     // Refused: a log of another schema version (this build cannot read it)
     // and a failed read. A missing or damaged meta, or one the log disagrees
@@ -535,34 +551,22 @@ status event_log::append(std::vector<event>& batch) {
   // times go backwards, or a point-in-time cut would no longer be a prefix.
   int64_t logged = std::max(d.last_logged_ms, wall_clock_ms());
   rocksdb::WriteBatch wb;
+  // For the indexer, once the events are committed.
+  std::vector<index_entry> entries;
   try {
-    std::string key;
+    entries.reserve(batch.size());
+    index_entry entry;
     d.bound_scratch.clear();
     for (auto& e : batch) {
       e.seq = ++seq;
       e.prev_hash = prev;
       e.logged_ms = logged;
       auto value = encode(e);
-      auto k = seq_key(seq);
-      wb.Put(d.log_cf, k, value);
-      if (e.blast != 0) {
-        key = blast_prefix(e.blast);
-        key += k;
-        wb.Put(d.streams_cf, key, rocksdb::Slice{});
-      }
-      if (e.blast != 0) {
-        key = recipient_prefix(e.blast, e.recipient);
-        key += k;
-        wb.Put(d.streams_cf, key, rocksdb::Slice{});
-      }
-      if (!e.message_id.empty()) {
-        // A message id seen again is re-bound: the latest event wins.
-        key.clear();
-        put_be(key, e.blast, 8);
-        put_be(key, e.recipient, 4);
-        wb.Put(d.message_ids_cf, e.message_id, key);
+      wb.Put(d.log_cf, seq_key(seq), value);
+      if (index_entry_of(e, entry))
+        entries.push_back(std::move(entry));
+      if (!e.message_id.empty())
         d.bound_scratch.emplace_back(fingerprint(e.message_id), recipient_ref{e.blast, e.recipient});
-      }
       prev = chain_hash(seq, value);
     }
     wb.Put(d.meta_cf, meta_last_seq, seq_key(seq));
@@ -588,6 +592,9 @@ status event_log::append(std::vector<event>& batch) {
       d.message_cache.put(fp, ref);
     ++d.message_cache_writes;
   }
+  // Before last_seq moves: a reader that sees the new last_seq finds these
+  // entries queued, so waiting for the indexer ends.
+  d.index->enqueue(std::move(entries), seq);
   std::lock_guard lock{d.mu};
   d.last_seq = seq;
   d.head = prev;
@@ -619,7 +626,7 @@ status event_log::resume_compactions() {
   auto s = d.db->EnableAutoCompaction(d.handles);
   if (!s.ok())
     return rocks_error(s, "cannot resume compactions");
-  return {};
+  return d.index->resume_compactions();
 }
 
 uint64_t event_log::level0_files() const {
@@ -630,7 +637,7 @@ uint64_t event_log::level0_files() const {
     if (!meta.levels.empty())
       total += meta.levels.front().files.size();
   }
-  return total;
+  return total + impl_->index->level0_files();
 }
 
 uint64_t event_log::last_seq() const {
@@ -644,7 +651,12 @@ hash256 event_log::head() const {
 }
 
 status event_log::scan(uint64_t from, const std::function<bool(const event&)>& fn) const {
-  auto& d = *impl_;
+  return impl_->scan_from(from, fn);
+}
+
+status event_log::impl::scan_from(uint64_t from,
+                                  const std::function<bool(const event&)>& fn) const {
+  auto& d = *this;
   rocksdb::ReadOptions ro;
   ro.readahead_size = scan_readahead;
   ro.fill_cache = false;
@@ -785,63 +797,80 @@ status event_log::scan_ahead(uint64_t from, const std::function<bool(const event
 
 status event_log::scan_stream(uint64_t blast, uint32_t recipient,
                               const std::function<bool(const event&)>& fn) const {
-  return impl_->scan_prefix(recipient == 0 ? blast_prefix(blast) : recipient_prefix(blast, recipient),
-                            fn);
+  return impl_->scan_range(
+    recipient == 0 ? index_range::blast(blast) : index_range::recipient(blast, recipient), fn);
 }
 
 status event_log::scan_recipients(uint64_t blast, uint32_t first, uint32_t last,
                                   const std::function<bool(const event&)>& fn) const {
   if (first == 0 || last < first)
     return {};
-  auto begin = recipient_prefix(blast, first);
-  // The last recipient id has no next one: the range ends with the blast's 'r' keys.
-  auto end = last < std::numeric_limits<uint32_t>::max()
-               ? recipient_prefix(blast, last + 1)
-               : prefix_successor(begin.substr(0, 1 + 8));
-  return impl_->scan_index(begin, end, begin.size(), fn);
+  return impl_->scan_range(index_range::recipients(blast, first, last), fn);
 }
 
 status event_log::scan_blast_level(uint64_t blast,
                                    const std::function<bool(const event&)>& fn) const {
-  return impl_->scan_prefix(recipient_prefix(blast, 0), fn);
+  return impl_->scan_range(index_range::recipient(blast, 0), fn);
 }
 
-status event_log::impl::scan_prefix(const std::string& prefix,
-                                    const std::function<bool(const event&)>& fn) const {
-  return scan_index(prefix, prefix_successor(prefix), prefix.size(), fn);
-}
-
-status event_log::impl::scan_index(const std::string& begin, const std::string& end,
-                                   size_t key_size, const std::function<bool(const event&)>& fn) const {
-  auto& d = *this;
-  rocksdb::Slice upper{end};
-
-  // Index and log are read at the same point in time.
-  rocksdb::ManagedSnapshot snap{d.db.get()};
+status event_log::impl::scan_range(const index_range& range,
+                                   const std::function<bool(const event&)>& fn) const {
+  uint64_t upto = 0;
+  {
+    std::lock_guard lock{mu};
+    upto = last_seq;
+  }
+  // The index only holds committed events, so every seq it gives is in the log.
+  uint64_t covered = index->wait_for(upto);
   rocksdb::ReadOptions ro;
-  ro.snapshot = snap.snapshot();
-  rocksdb::ReadOptions index_ro = ro;
-  index_ro.iterate_upper_bound = &upper;
-
-  std::unique_ptr<rocksdb::Iterator> it{d.db->NewIterator(index_ro, d.streams_cf)};
   std::vector<uint64_t> seqs;
   seqs.reserve(stream_fetch_batch);
   bool more = true;
-  for (it->Seek(begin); it->Valid(); it->Next()) {
-    auto key = view(it->key());
-    if (key.size() != key_size + 8)
-      return corruption("malformed stream index key of " + std::to_string(key.size()) + " bytes");
-    seqs.push_back(get_be(key.substr(key_size)));
-    if (seqs.size() == stream_fetch_batch) {
-      if (auto st = d.fetch(ro, seqs, fn, more); !st || !more)
-        return st;
+  if (covered >= upto) {
+    status fetched;
+    auto st = index->scan(range, [&](std::string_view, uint64_t seq) {
+      if (seq > upto)
+        return true;  // appended after this read began
+      seqs.push_back(seq);
+      if (seqs.size() < stream_fetch_batch)
+        return true;
+      fetched = fetch(ro, seqs, fn, more);
       seqs.clear();
-    }
+      return fetched && more;
+    });
+    if (!st || !fetched || !more)
+      return !st ? st : fetched;
+    return seqs.empty() ? status{} : fetch(ro, seqs, fn, more);
   }
-  if (!it->status().ok())
-    return rocks_error(it->status(), "scan of the stream index failed");
-  if (!seqs.empty())
-    return d.fetch(ro, seqs, fn, more);
+
+  // The index ends before the log: its keys, and those the events after its
+  // watermark would have, merged in key order. Rare (see scan_range's
+  // declaration), and bounded by what the range holds.
+  std::vector<std::pair<std::string, uint64_t>> keys;
+  auto st = index->scan(range, [&](std::string_view key, uint64_t seq) {
+    if (seq <= covered)
+      keys.emplace_back(key, seq);
+    return true;
+  });
+  if (!st)
+    return st;
+  st = scan_from(covered + 1, [&](const event& e) {
+    if (e.seq > upto)
+      return false;
+    if (auto key = range.key_of(e.blast, e.recipient, e.seq))
+      keys.emplace_back(std::move(*key), e.seq);
+    return true;
+  });
+  if (!st)
+    return st;
+  std::sort(keys.begin(), keys.end());
+  for (size_t i = 0; i < keys.size() && more; i += stream_fetch_batch) {
+    seqs.clear();
+    for (size_t j = i; j < std::min(keys.size(), i + stream_fetch_batch); ++j)
+      seqs.push_back(keys[j].second);
+    if (st = fetch(ro, seqs, fn, more); !st)
+      return st;
+  }
   return {};
 }
 
@@ -873,17 +902,30 @@ std::optional<recipient_ref> event_log::find_message(std::string_view message_id
       return *hit;
     writes_before = d.message_cache_writes;
   }
-  rocksdb::PinnableSlice v;
-  auto s = d.db->Get(rocksdb::ReadOptions{}, d.message_ids_cf,
-                     rocksdb::Slice{message_id.data(), message_id.size()}, &v);
-  if (!s.ok() || v.size() != 12)
+  // Running, the cache holds every binding the indexer has not written yet
+  // (it keeps the last 256k or more; the index lags by ~128k entries at most),
+  // so a miss is answered by the index without waiting for it. An audit has
+  // no cache: bindings after the index's watermark come from the log.
+  static_assert(2 * stream_index::max_queued <= impl::message_cache_generation / 2);
+  std::optional<recipient_ref> ref;
+  if (uint64_t upto = last_seq(), covered = d.index->indexed(); d.opts.audit && covered < upto) {
+    d.scan_from(covered + 1, [&](const event& e) {
+      if (e.seq > upto)
+        return false;
+      if (e.message_id == message_id)
+        ref = recipient_ref{e.blast, e.recipient};
+      return true;
+    });
+  }
+  status st;
+  if (!ref)
+    ref = d.index->find_message(message_id, st);
+  if (!ref)
     return std::nullopt;
-  auto bytes = view(v);
-  recipient_ref ref{get_be(bytes.substr(0, 8)), static_cast<uint32_t>(get_be(bytes.substr(8)))};
   if (!d.opts.audit) {  // an audit's view is fixed at its open; a cache adds nothing there
     std::lock_guard lock{d.message_cache_mu};
     if (d.message_cache_writes == writes_before)
-      d.message_cache.put(fp, ref);
+      d.message_cache.put(fp, *ref);
   }
   return ref;
 }

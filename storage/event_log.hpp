@@ -137,7 +137,10 @@ public:
                          const std::vector<std::string>& erases);
   std::optional<std::string> get_snapshot(std::string_view name) const;
 
-  static constexpr uint32_t schema_version = 1;
+  // 2: the indexes in a RocksDB instance of their own (`index/`). A version 1
+  // log opens too: its index is built from its events, and it becomes version 2.
+  static constexpr uint32_t schema_version = 2;
+  static constexpr uint32_t oldest_schema_version = 1;
 
 private:
   struct impl;

@@ -9,10 +9,12 @@
 
 #include <rocksdb/db.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <ostream>
 #include <memory>
 #include <string>
@@ -464,11 +466,11 @@ BOOST_AUTO_TEST_CASE(open_refuses_a_log_whose_tail_disagrees_with_meta) {
 BOOST_AUTO_TEST_CASE(open_refuses_another_schema_version) {
   append_n(1);
   raw_edit([](rocksdb::DB& db, rocksdb::ColumnFamilyHandle&, rocksdb::ColumnFamilyHandle& meta) {
-    BOOST_TEST_REQUIRE(db.Put({}, &meta, "schema_version", std::string("\0\0\0\x02", 4)).ok());
+    BOOST_TEST_REQUIRE(db.Put({}, &meta, "schema_version", std::string("\0\0\0\x03", 4)).ok());
   });
   auto st = try_reopen();
   BOOST_TEST(st.code == errc::invalid_argument);
-  BOOST_TEST(st.message.find("schema version 2") != std::string::npos, st.message);
+  BOOST_TEST(st.message.find("schema version 3") != std::string::npos, st.message);
 }
 
 BOOST_AUTO_TEST_CASE(audit_open_reads_everything_and_writes_nothing) {
@@ -546,6 +548,164 @@ BOOST_AUTO_TEST_CASE(audit_open_opens_a_log_a_normal_open_refuses) {
   BOOST_TEST(st.code == errc::corruption);
   BOOST_TEST(starts_with(st.message, "seq 5: "), st.message);
   BOOST_TEST(st.message.find("meta chain_head") != std::string::npos, st.message);
+}
+
+// The indexes' oracle: every stream, every page of recipients and every
+// message id of `log` answers what a scan of the whole log says it should.
+void check_indexes_match_the_log(const event_log& log) {
+  std::map<std::pair<uint64_t, uint32_t>, std::vector<uint64_t>> streams;
+  std::map<uint64_t, std::vector<uint64_t>> blasts;
+  std::map<std::string, recipient_ref> bound;
+  BOOST_TEST_REQUIRE(bool(log.scan(0, [&](const event& e) {
+    if (e.blast != 0) {
+      streams[{e.blast, e.recipient}].push_back(e.seq);
+      blasts[e.blast].push_back(e.seq);
+    }
+    if (!e.message_id.empty())
+      bound[e.message_id] = {e.blast, e.recipient};
+    return true;
+  })));
+  auto seqs_of = [&](auto&& scan) {
+    std::vector<uint64_t> seqs;
+    auto st = scan([&](const event& e) {
+      seqs.push_back(e.seq);
+      return true;
+    });
+    BOOST_TEST(bool(st), st.message);
+    return seqs;
+  };
+  for (auto& [b, expected] : blasts) {
+    BOOST_TEST(seqs_of([&](auto fn) { return log.scan_stream(b, 0, fn); }) == expected,
+               "blast " << b << boost::test_tools::per_element());
+    // All recipients in one range: grouped by recipient in id order.
+    std::vector<uint64_t> page;
+    for (auto& [key, seqs] : streams)
+      if (key.first == b && key.second != 0)
+        page.insert(page.end(), seqs.begin(), seqs.end());
+    BOOST_TEST(seqs_of([&](auto fn) { return log.scan_recipients(b, 1, ~0u, fn); }) == page,
+               "blast " << b << boost::test_tools::per_element());
+  }
+  for (auto& [key, expected] : streams) {
+    auto got = key.second == 0
+                 ? seqs_of([&](auto fn) { return log.scan_blast_level(key.first, fn); })
+                 : seqs_of([&](auto fn) { return log.scan_stream(key.first, key.second, fn); });
+    BOOST_TEST(got == expected, "stream " << key.first << "/" << key.second
+                                          << boost::test_tools::per_element());
+  }
+  for (auto& [id, ref] : bound) {
+    auto found = log.find_message(id);
+    BOOST_TEST_REQUIRE(found.has_value(), id);
+    BOOST_TEST(found->blast == ref.blast, id);
+    BOOST_TEST(found->recipient == ref.recipient, id);
+  }
+}
+
+// A batch over several blasts and recipients, with message ids bound and re-bound.
+std::vector<event> mixed_batch(int round) {
+  std::vector<event> batch;
+  for (int i = 0; i < 40; ++i) {
+    uint64_t b = 1 + (i + round) % 3;
+    uint32_t r = static_cast<uint32_t>((i * 7 + round) % 9);
+    std::string id = i % 4 == 0 ? "msg-" + std::to_string((i + round) % 10) : std::string{};
+    batch.push_back(make_event(b, r, "round " + std::to_string(round), id));
+  }
+  batch.push_back(make_event(0, 0, "about no blast"));
+  return batch;
+}
+
+BOOST_AUTO_TEST_CASE(an_index_behind_its_log_is_read_through_and_caught_up) {
+  namespace fs = std::filesystem;
+  const fs::path index = fs::path(dir.path()) / "index";
+  const fs::path aside = fs::path(dir.path()).string() + "-index-aside";
+  auto batch = mixed_batch(0);
+  BOOST_TEST_REQUIRE(bool(log->append(batch)));
+  log.reset();
+  fs::remove_all(aside);
+  fs::copy(index, aside, fs::copy_options::recursive);
+  reopen();
+  for (int round = 1; round < 3; ++round) {
+    batch = mixed_batch(round);
+    BOOST_TEST_REQUIRE(bool(log->append(batch)));
+  }
+  check_indexes_match_the_log(*log);
+  // The index as it was after the first append, as a machine that lost
+  // power can leave it: an audit reads the missing tail from the log...
+  log.reset();
+  fs::remove_all(index);
+  fs::rename(aside, index);
+  check_indexes_match_the_log(*open_audit());
+  // ...and an open indexes it, so that the index holds it by itself again.
+  reopen();
+  check_indexes_match_the_log(*log);
+  log.reset();
+  check_indexes_match_the_log(*open_audit());
+  // No index at all: rebuilt from the whole log.
+  fs::remove_all(index);
+  check_indexes_match_the_log(*open_audit());
+  reopen();
+  check_indexes_match_the_log(*log);
+  BOOST_TEST(fs::exists(index / "CURRENT"));
+}
+
+BOOST_AUTO_TEST_CASE(an_index_ahead_of_its_log_is_rebuilt) {
+  namespace fs = std::filesystem;
+  const fs::path index = fs::path(dir.path()) / "index";
+  const fs::path aside = fs::path(dir.path()).string() + "-index-aside";
+  for (int round = 0; round < 3; ++round) {
+    auto batch = mixed_batch(round);
+    BOOST_TEST_REQUIRE(bool(log->append(batch)));
+  }
+  // Only a log written without sync can lose a tail its index holds: here,
+  // a shorter log of other events under the longer log's index.
+  log.reset();
+  fs::remove_all(aside);
+  fs::rename(index, aside);
+  for (auto& f : fs::directory_iterator(dir.path()))
+    fs::remove_all(f.path());
+  reopen();
+  std::vector<event> shorter = {make_event(7, 1, "x", "msg-1"), make_event(7, 0, "y")};
+  BOOST_TEST_REQUIRE(bool(log->append(shorter)));
+  log.reset();
+  fs::remove_all(index);
+  fs::rename(aside, index);
+  reopen();
+  check_indexes_match_the_log(*log);
+  BOOST_TEST(stream(1, 0).empty());
+  BOOST_TEST(!log->find_message("msg-0").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_schema_1_log_gets_its_index_built_and_old_column_families_dropped) {
+  namespace fs = std::filesystem;
+  for (int round = 0; round < 2; ++round) {
+    auto batch = mixed_batch(round);
+    BOOST_TEST_REQUIRE(bool(log->append(batch)));
+  }
+  // Schema 1 kept the indexes in the log's instance, with no index/ folder.
+  raw_edit([](rocksdb::DB& db, rocksdb::ColumnFamilyHandle&, rocksdb::ColumnFamilyHandle& meta) {
+    BOOST_TEST_REQUIRE(db.Put({}, &meta, "schema_version", std::string("\0\0\0\x01", 4)).ok());
+    for (const char* name : {"streams", "message_ids"}) {
+      rocksdb::ColumnFamilyHandle* h = nullptr;
+      BOOST_TEST_REQUIRE(db.CreateColumnFamily({}, name, &h).ok());
+      BOOST_TEST_REQUIRE(db.Put({}, h, "old-key", "").ok());
+      db.DestroyColumnFamilyHandle(h);
+    }
+  });
+  fs::remove_all(fs::path(dir.path()) / "index");
+  check_indexes_match_the_log(*open_audit());  // read-only: from the log alone
+  reopen();
+  check_indexes_match_the_log(*log);
+  log.reset();
+  std::vector<std::string> cfs;
+  BOOST_TEST_REQUIRE(rocksdb::DB::ListColumnFamilies({}, dir.path(), &cfs).ok());
+  BOOST_TEST(std::count(cfs.begin(), cfs.end(), "streams") == 0);
+  BOOST_TEST(std::count(cfs.begin(), cfs.end(), "message_ids") == 0);
+  raw_edit([](rocksdb::DB& db, rocksdb::ColumnFamilyHandle&, rocksdb::ColumnFamilyHandle& meta) {
+    std::string v;
+    BOOST_TEST_REQUIRE(db.Get({}, &meta, "schema_version", &v).ok());
+    BOOST_TEST(v == std::string("\0\0\0\x02", 4));
+  });
+  reopen();
+  check_indexes_match_the_log(*log);
 }
 
 BOOST_AUTO_TEST_CASE(audit_beside_a_writer_sees_the_log_as_of_its_open) {

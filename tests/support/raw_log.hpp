@@ -21,14 +21,21 @@ namespace blast::test {
 inline void raw_edit(const std::string& dir,
                      const std::function<void(rocksdb::DB&, rocksdb::ColumnFamilyHandle& log_cf,
                                               rocksdb::ColumnFamilyHandle& meta_cf)>& fn) {
+  // Every column family there is, as a writable open wants: "default" (the
+  // log) first, then "snapshots" and "meta" (schema 1 logs have two more).
+  std::vector<std::string> names;
+  auto s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions{}, dir, &names);
+  BOOST_TEST_REQUIRE(s.ok(), s.ToString());
+  auto meta = std::find(names.begin(), names.end(), "meta");
+  BOOST_TEST_REQUIRE((names.front() == "default" && meta != names.end()));
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const char* name : {"default", "streams", "message_ids", "snapshots", "meta"})
+  for (const auto& name : names)
     cfs.emplace_back(name, rocksdb::ColumnFamilyOptions{});
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  auto s = rocksdb::DB::Open(rocksdb::DBOptions{}, dir, cfs, &handles, &raw);
+  s = rocksdb::DB::Open(rocksdb::DBOptions{}, dir, cfs, &handles, &raw);
   BOOST_TEST_REQUIRE(s.ok(), s.ToString());
-  fn(*raw, *handles[0], *handles[4]);
+  fn(*raw, *handles[0], *handles[meta - names.begin()]);
   for (auto* h : handles)
     raw->DestroyColumnFamilyHandle(h);
   BOOST_TEST_REQUIRE(raw->Close().ok());
