@@ -18,6 +18,7 @@
 // the log (event_log::open). Re-indexing an event writes the same keys again.
 #pragma once
 
+#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -129,6 +130,11 @@ private:
   status write(const std::vector<index_entry>& entries, uint64_t upto);
   void close_db();
   void run();
+
+  // A stream key at its longest ('r', blast, recipient, seq); unsigned, so
+  // that it sorts as RocksDB's bytewise order does. The indexer's, reused.
+  using stream_key = std::array<unsigned char, 1 + 8 + 4 + 8>;
+  std::vector<stream_key> keys_scratch_;
 
   std::string dir_;
   bool read_only_ = false;
