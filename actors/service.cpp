@@ -335,6 +335,7 @@ public:
     s->storage = {!j.degraded, j.error};
     s->last_seq = log_->last_seq();
     s->log_level0_files = log_->level0_files();
+    s->log_index_lag = log_->index_lag();
     s->active_recipient_actors = active_recipients_.load();
     s->snapshot_seq = snapshots_->snapshot_seq();
     for (auto& [name, c] : counters_) {

@@ -264,6 +264,7 @@ struct service_stats {
   storage_health storage;
   uint64_t last_seq = 0;
   uint64_t log_level0_files = 0;  // compaction debt: see event_log::level0_files
+  uint64_t log_index_lag = 0;     // events not indexed yet: see event_log::index_lag
   uint64_t snapshot_seq = 0;  // of the latest state snapshot; 0 = none yet
   std::vector<transport_stats> transports;  // every transport instance, `manual` included
 };

@@ -640,6 +640,11 @@ uint64_t event_log::level0_files() const {
   return total + impl_->index->level0_files();
 }
 
+uint64_t event_log::index_lag() const {
+  auto last = last_seq();
+  return last - std::min(last, impl_->index->indexed());
+}
+
 uint64_t event_log::last_seq() const {
   std::lock_guard lock{impl_->mu};
   return impl_->last_seq;

@@ -91,6 +91,9 @@ public:
   // Table files in level 0 across the column families: one per memtable flush
   // until a compaction merges them (the compaction debt deferral leaves).
   uint64_t level0_files() const;
+  // Events committed to the log whose index entries are not written yet: a
+  // few hundred while the indexer keeps up; growing while it fails.
+  uint64_t index_lag() const;
 
   // On an audit log: what meta says (zeros if it cannot be read), unchecked.
   uint64_t last_seq() const;  // 0 when empty

@@ -10,6 +10,7 @@
 #include "storage/stream_index.hpp"
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/metadata.h>
 #include <rocksdb/options.h>
@@ -350,12 +351,20 @@ void stream_index::run() {
       upto = queued_upto_;
     }
     space_cv_.notify_all();
-    while (true) {
+    for (int attempt = 1;; ++attempt) {
       auto st = write(work, upto);
-      if (st)
+      if (st) {
+        if (attempt > 1)
+          rocksdb::Log(rocksdb::InfoLogLevel::WARN_LEVEL, db_opts_->info_log,
+                       "the stream index takes writes again, after %d attempts", attempt);
         break;
+      }
       // A full disk, say. Readers stop waiting and read the log instead while
       // this retries; RocksDB wants Resume() before it takes writes again.
+      if (attempt == 1)
+        rocksdb::Log(rocksdb::InfoLogLevel::ERROR_LEVEL, db_opts_->info_log,
+                     "%s; reads of streams come from the log until a retry succeeds",
+                     st.message.c_str());
       std::unique_lock lock{mu_};
       failing_ = true;
       indexed_cv_.notify_all();

@@ -302,6 +302,11 @@ std::string render_metrics(const actors::service_stats& s, const http_metrics& h
          "one until a compaction merges them (RocksDB slows a column family's writes at 20 of "
          "its own); compactions wait while start-up replays the log.",
          s.log_level0_files);
+  single(out, "blastd_log_index_lag_events", "gauge",
+         "Events committed to the log whose stream and message-id index entries are not "
+         "written yet (the indexer's queue): a few hundred under load; growing while the "
+         "index cannot be written, when reads of streams fall back to the log.",
+         s.log_index_lag);
   single(out, "blastd_snapshot_seq", "gauge",
          "Sequence number the latest state snapshot covers (start-up replays the rest).",
          s.snapshot_seq);

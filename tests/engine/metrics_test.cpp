@@ -106,6 +106,7 @@ BOOST_AUTO_TEST_CASE(exposition_is_well_formed_and_keeps_the_old_names) {
          {"blastd_log_last_seq", "gauge"},
          {"blastd_snapshot_seq", "gauge"},
          {"blastd_log_level0_files", "gauge"},
+         {"blastd_log_index_lag_events", "gauge"},
          {"blastd_http_requests_total", "counter"},
          {"blastd_http_request_duration_seconds", "histogram"},
          {"blastd_webhook_events_total", "counter"},
