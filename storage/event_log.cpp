@@ -42,6 +42,7 @@
 
 #include "storage/codec.hpp"
 #include "storage/fingerprint_table.hpp"
+#include "storage/rocks.hpp"
 #include "storage/stream_index.hpp"
 
 namespace blast::storage {
@@ -73,22 +74,13 @@ int64_t wall_clock_ms() {
     .count();
 }
 
-std::string_view view(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
-
 std::string_view view(const hash256& h) {
   return {reinterpret_cast<const char*>(h.data()), h.size()};
 }
+// Beside storage::view(Slice), which this overload would otherwise hide here.
+using blast::storage::view;
 
 std::string seq_str(uint64_t seq) { return "seq " + std::to_string(seq); }
-
-status rocks_error(const rocksdb::Status& s, const std::string& what) {
-  errc code = errc::io_error;
-  if (s.IsCorruption())
-    code = errc::corruption;
-  else if (s.IsInvalidArgument())
-    code = errc::invalid_argument;
-  return {code, what + ": " + s.ToString()};
-}
 
 status corruption(std::string msg) { return {errc::corruption, std::move(msg)}; }
 
@@ -630,14 +622,7 @@ status event_log::resume_compactions() {
 }
 
 uint64_t event_log::level0_files() const {
-  uint64_t total = 0;
-  for (auto* h : impl_->handles) {
-    rocksdb::ColumnFamilyMetaData meta;
-    impl_->db->GetColumnFamilyMetaData(h, &meta);
-    if (!meta.levels.empty())
-      total += meta.levels.front().files.size();
-  }
-  return total + impl_->index->level0_files();
+  return storage::level0_files(*impl_->db, impl_->handles) + impl_->index->level0_files();
 }
 
 uint64_t event_log::index_lag() const {
@@ -913,18 +898,18 @@ std::optional<recipient_ref> event_log::find_message(std::string_view message_id
   // no cache: bindings after the index's watermark come from the log.
   static_assert(2 * stream_index::max_queued <= impl::message_cache_generation / 2);
   std::optional<recipient_ref> ref;
-  if (uint64_t upto = last_seq(), covered = d.index->indexed(); d.opts.audit && covered < upto) {
-    d.scan_from(covered + 1, [&](const event& e) {
-      if (e.seq > upto)
-        return false;
-      if (e.message_id == message_id)
-        ref = recipient_ref{e.blast, e.recipient};
-      return true;
-    });
+  if (d.opts.audit) {
+    if (uint64_t upto = last_seq(), covered = d.index->indexed(); covered < upto)
+      d.scan_from(covered + 1, [&](const event& e) {
+        if (e.seq > upto)
+          return false;
+        if (e.message_id == message_id)
+          ref = recipient_ref{e.blast, e.recipient};
+        return true;
+      });
   }
-  status st;
   if (!ref)
-    ref = d.index->find_message(message_id, st);
+    ref = d.index->find_message(message_id);
   if (!ref)
     return std::nullopt;
   if (!d.opts.audit) {  // an audit's view is fixed at its open; a cache adds nothing there

@@ -26,6 +26,7 @@
 #include "storage/codec.hpp"
 #include "storage/event.hpp"
 #include "storage/event_log.hpp"
+#include "storage/rocks.hpp"
 
 namespace blast::storage {
 
@@ -45,8 +46,6 @@ void write_be(unsigned char* out, uint64_t v, size_t bytes) {
 
 // How long a reader waits for the indexer: it takes a few milliseconds.
 constexpr auto max_wait = std::chrono::seconds(2);
-
-std::string_view view(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
 
 std::string blast_prefix(uint64_t blast) {
   std::string k{"b"};
@@ -73,10 +72,6 @@ std::string prefix_successor(std::string prefix) {
     prefix.pop_back();
   }
   return prefix;
-}
-
-status index_error(const rocksdb::Status& s, const std::string& what) {
-  return {s.IsCorruption() ? errc::corruption : errc::io_error, what + ": " + s.ToString()};
 }
 
 } // namespace
@@ -179,7 +174,7 @@ status stream_index::open_db(const std::string& dir, bool read_only,
     s = rocksdb::DB::Open(db_opts, dir, cfs, &handles_, &raw);
   }
   if (!s.ok())
-    return index_error(s, "cannot open the stream index in " + dir);
+    return rocks_error(s, "cannot open the stream index in " + dir);
   db_.reset(raw);
   meta_cf_ = handles_[0];
   streams_cf_ = handles_[1];
@@ -190,7 +185,7 @@ status stream_index::open_db(const std::string& dir, bool read_only,
   if (s.IsNotFound())
     return {};  // a new index
   if (!s.ok())
-    return index_error(s, "cannot read the stream index's watermark");
+    return rocks_error(s, "cannot read the stream index's watermark");
   if (v.size() != 8)
     return {errc::corruption, "the stream index's watermark has " + std::to_string(v.size()) +
                                 " bytes, expected 8"};
@@ -277,7 +272,7 @@ status stream_index::write(const std::vector<index_entry>& entries, uint64_t upt
   wo.sync = false;
   auto s = db_->Write(wo, &wb);
   if (!s.ok())
-    return index_error(s, "cannot write the stream index");
+    return rocks_error(s, "cannot write the stream index");
   return {};
 }
 
@@ -301,7 +296,7 @@ status stream_index::wipe() {
   close_db();
   auto s = rocksdb::DestroyDB(dir_, rocksdb::Options(*db_opts_, *cf_opts_), cfs);
   if (!s.ok())
-    return index_error(s, "cannot remove the stream index in " + dir_);
+    return rocks_error(s, "cannot remove the stream index in " + dir_);
   indexed_ = 0;
   return open_db(dir_, false, rocksdb::DBOptions(*db_opts_), rocksdb::ColumnFamilyOptions(*cf_opts_));
 }
@@ -402,28 +397,18 @@ status stream_index::scan(const index_range& range,
       return {};
   }
   if (!it->status().ok())
-    return index_error(it->status(), "scan of the stream index failed");
+    return rocks_error(it->status(), "scan of the stream index failed");
   return {};
 }
 
-std::optional<recipient_ref> stream_index::find_message(std::string_view message_id,
-                                                        status& st) const {
+std::optional<recipient_ref> stream_index::find_message(std::string_view message_id) const {
   if (!db_)
     return std::nullopt;
   rocksdb::PinnableSlice v;
   auto s = db_->Get(rocksdb::ReadOptions{}, message_ids_cf_,
                     rocksdb::Slice{message_id.data(), message_id.size()}, &v);
-  if (s.IsNotFound())
+  if (!s.ok() || v.size() != 12)
     return std::nullopt;
-  if (!s.ok()) {
-    st = index_error(s, "cannot read the message-id index");
-    return std::nullopt;
-  }
-  if (v.size() != 12) {
-    st = {errc::corruption, "a message-id index entry has " + std::to_string(v.size()) +
-                              " bytes, expected 12"};
-    return std::nullopt;
-  }
   auto bytes = view(v);
   return recipient_ref{get_be(bytes.substr(0, 8)), static_cast<uint32_t>(get_be(bytes.substr(8)))};
 }
@@ -433,21 +418,12 @@ status stream_index::resume_compactions() {
     return {};
   auto s = db_->EnableAutoCompaction(handles_);
   if (!s.ok())
-    return index_error(s, "cannot resume the stream index's compactions");
+    return rocks_error(s, "cannot resume the stream index's compactions");
   return {};
 }
 
 uint64_t stream_index::level0_files() const {
-  uint64_t total = 0;
-  if (!db_)
-    return total;
-  for (auto* h : handles_) {
-    rocksdb::ColumnFamilyMetaData meta;
-    db_->GetColumnFamilyMetaData(h, &meta);
-    if (!meta.levels.empty())
-      total += meta.levels.front().files.size();
-  }
-  return total;
+  return db_ ? storage::level0_files(*db_, handles_) : 0;
 }
 
 } // namespace blast::storage

@@ -117,8 +117,9 @@ public:
   // false. Keys not of the range's shape are corruption.
   status scan(const index_range& range,
               const std::function<bool(std::string_view key, uint64_t seq)>& fn) const;
-  // The recipient a message id was last bound to, as far as the index knows.
-  std::optional<recipient_ref> find_message(std::string_view message_id, status& st) const;
+  // The recipient a message id was last bound to, as far as the index knows
+  // (nullopt too for an entry it cannot read, as the log's look-up always did).
+  std::optional<recipient_ref> find_message(std::string_view message_id) const;
 
   status resume_compactions();
   uint64_t level0_files() const;

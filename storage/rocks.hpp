@@ -1,0 +1,45 @@
+// Small pieces both RocksDB instances of the storage layer use (the log's in
+// event_log.cpp, the index's in stream_index.cpp). Internal to storage/: the
+// only folder that includes RocksDB.
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/metadata.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/status.hpp"
+
+namespace blast::storage {
+
+inline std::string_view view(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+// A RocksDB failure as our status: corruption and invalid arguments keep their
+// kind, everything else is an I/O error.
+inline status rocks_error(const rocksdb::Status& s, const std::string& what) {
+  errc code = errc::io_error;
+  if (s.IsCorruption())
+    code = errc::corruption;
+  else if (s.IsInvalidArgument())
+    code = errc::invalid_argument;
+  return {code, what + ": " + s.ToString()};
+}
+
+// Table files in level 0 across `handles`: one per memtable flush until a
+// compaction merges them.
+inline uint64_t level0_files(rocksdb::DB& db,
+                             const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+  uint64_t total = 0;
+  for (auto* h : handles) {
+    rocksdb::ColumnFamilyMetaData meta;
+    db.GetColumnFamilyMetaData(h, &meta);
+    if (!meta.levels.empty())
+      total += meta.levels.front().files.size();
+  }
+  return total;
+}
+
+} // namespace blast::storage
