@@ -10,7 +10,8 @@
 // Every append writes its events and the new last_seq and chain_head in one
 // WriteBatch, so meta and log can never disagree after a crash. Schema 1 kept
 // the indexes here, as column families `streams` and `message_ids`; opening
-// such a log builds the index from the events and drops them.
+// such a log builds the index from the events and drops them. Schema 2's index
+// also had a stream per blast, dropped at the open that makes it schema 3.
 // An audit open is RocksDB's read-only mode: it writes nothing to the folder.
 #include "storage/event_log.hpp"
 
@@ -195,11 +196,12 @@ struct event_log::impl {
   // open of a schema 1 log), drops schema 1's index column families and
   // starts the indexer.
   status catch_up_index();
-  // The seqs of `range`'s events up to the log's last one, in key order, to fn
-  // in batches. Waits for the indexer; where the index still lags (an audit
-  // of a running or crashed blastd, a failing index) the rest comes from the log.
+  // The seqs of `range`'s events up to the log's last one, in key order (seq
+  // order for a by_seq range), to fn in batches. Waits for the indexer; where
+  // the index still lags (an audit of a running or crashed blastd, a failing
+  // index) the rest comes from the log.
   status scan_range(const index_range& range, const std::function<bool(const event&)>& fn) const;
-  // Checks meta's schema_version (this build reads 1 and 2) and tells it in
+  // Checks meta's schema_version (this build reads 1 to 3) and tells it in
   // `found`; errc::not_found when it is missing.
   status read_schema(const rocksdb::ReadOptions& ro, uint32_t* found = nullptr) const;
   status scan_from(uint64_t from, const std::function<bool(const event&)>& fn) const;
@@ -333,6 +335,8 @@ status event_log::impl::catch_up_index() {
   }
   legacy.clear();
   if (found_schema != schema_version) {
+    if (auto st = index->drop_blast_streams(); !st)
+      return st;
     std::string version;
     put_be(version, schema_version, 4);
     rocksdb::WriteOptions wo;
@@ -814,8 +818,38 @@ status event_log::impl::scan_range(const index_range& range,
   uint64_t covered = index->wait_for(upto);
   rocksdb::ReadOptions ro;
   std::vector<uint64_t> seqs;
-  seqs.reserve(stream_fetch_batch);
   bool more = true;
+  auto fetch_all = [&](const std::vector<uint64_t>& all) {
+    std::vector<uint64_t> part;
+    for (size_t i = 0; i < all.size() && more; i += stream_fetch_batch) {
+      part.assign(all.begin() + i, all.begin() + std::min(all.size(), i + stream_fetch_batch));
+      if (auto st = fetch(ro, part, fn, more); !st)
+        return st;
+    }
+    return status{};
+  };
+  if (range.by_seq) {
+    // A whole blast: its streams' seqs, and those of the events after the
+    // index's watermark, sorted.
+    auto st = index->scan(range, [&](std::string_view, uint64_t seq) {
+      if (seq <= std::min(covered, upto))
+        seqs.push_back(seq);
+      return true;
+    });
+    if (st && covered < upto)
+      st = scan_from(covered + 1, [&](const event& e) {
+        if (e.seq > upto)
+          return false;
+        if (range.key_of(e.blast, e.recipient, e.seq))
+          seqs.push_back(e.seq);
+        return true;
+      });
+    if (!st)
+      return st;
+    std::sort(seqs.begin(), seqs.end());
+    return fetch_all(seqs);
+  }
+  seqs.reserve(stream_fetch_batch);
   if (covered >= upto) {
     status fetched;
     auto st = index->scan(range, [&](std::string_view, uint64_t seq) {
@@ -854,14 +888,9 @@ status event_log::impl::scan_range(const index_range& range,
   if (!st)
     return st;
   std::sort(keys.begin(), keys.end());
-  for (size_t i = 0; i < keys.size() && more; i += stream_fetch_batch) {
-    seqs.clear();
-    for (size_t j = i; j < std::min(keys.size(), i + stream_fetch_batch); ++j)
-      seqs.push_back(keys[j].second);
-    if (st = fetch(ro, seqs, fn, more); !st)
-      return st;
-  }
-  return {};
+  for (auto& k : keys)
+    seqs.push_back(k.second);
+  return fetch_all(seqs);
 }
 
 std::optional<event> event_log::get(uint64_t seq) const {

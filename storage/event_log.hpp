@@ -140,9 +140,11 @@ public:
                          const std::vector<std::string>& erases);
   std::optional<std::string> get_snapshot(std::string_view name) const;
 
-  // 2: the indexes in a RocksDB instance of their own (`index/`). A version 1
-  // log opens too: its index is built from its events, and it becomes version 2.
-  static constexpr uint32_t schema_version = 2;
+  // 2: the indexes in a RocksDB instance of their own (`index/`). 3: without
+  // the blast streams' own keys (a blast's events are its recipients' streams,
+  // merged). Older logs open too: a version 1 log gets its index built from its
+  // events, a version 2 log's index loses its blast keys; both become version 3.
+  static constexpr uint32_t schema_version = 3;
   static constexpr uint32_t oldest_schema_version = 1;
 
 private:

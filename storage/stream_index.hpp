@@ -1,5 +1,5 @@
-// The event log's indexes (each blast's and each recipient's stream of seqs,
-// and the recipient each message id was sent to), kept in a RocksDB instance
+// The event log's indexes (each recipient's stream of seqs, a blast's own
+// events being recipient 0's, and the recipient each message id was sent to), kept in a RocksDB instance
 // of their own in the log's `index/` folder and written by a thread of their
 // own, off the journal's serial path.
 //
@@ -60,8 +60,12 @@ bool index_entry_of(const event& e, index_entry& out);
 struct index_range {
   std::string begin, end;  // [begin, end) over whole keys; end is never empty
   size_t key_size = 0;
+  // Visited in seq order rather than key order: the range's seqs are gathered
+  // and sorted first (8 bytes each, for the whole range).
+  bool by_seq = false;
 
-  // Every event of a blast in seq order (its own and all its recipients').
+  // Every event of a blast in seq order (its own and all its recipients'):
+  // all of its streams, by_seq.
   static index_range blast(uint64_t blast);
   // One recipient's events; recipient 0 is the blast's own (created,
   // recipients added, lifecycle, report snapshots).
@@ -98,6 +102,8 @@ public:
   // Empties the index (watermark 0): for an index ahead of its log, which only
   // a log that lost an unsynced tail leaves behind.
   status wipe();
+  // Deletes the 'b' keys a schema 2 index kept for each blast (see the .cpp).
+  status drop_blast_streams();
 
   // Starts the indexer thread. From then on entries arrive by enqueue().
   void start();
@@ -132,8 +138,8 @@ private:
   void close_db();
   void run();
 
-  // A stream key at its longest ('r', blast, recipient, seq); unsigned, so
-  // that it sorts as RocksDB's bytewise order does. The indexer's, reused.
+  // A stream key ('r', blast, recipient, seq); unsigned, so that it sorts as
+  // RocksDB's bytewise order does. The indexer's, reused.
   using stream_key = std::array<unsigned char, 1 + 8 + 4 + 8>;
   std::vector<stream_key> keys_scratch_;
 
