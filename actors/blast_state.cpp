@@ -451,19 +451,33 @@ storage::event make_status_event(uint64_t blast, uint32_t recipient, const statu
   e.blast = blast;
   e.recipient = recipient;
   e.time_ms = ev.time_ms;
-  json::object p{{"stage", to_string(ev.observed)},
-                 {"from", to_string(from)},
-                 {"to", to_string(to)},
-                 {"outcome", to_string(out)}};
+  // Written straight into the payload: the bytes serializing a json::object of these members in
+  // this order gives, without first copying the provider's raw JSON into one (building and
+  // serializing those objects was ~4% of blastd's CPU under batched webhooks).
+  auto& p = e.payload;
+  p.reserve(80 + ev.note.size() + ev.provider_status.size() + ev.event_id.size() +
+            ev.raw.size() * 5 / 4);
+  p += '{';
+  auto member = [&p](std::string_view key, std::string_view value) {
+    if (p.size() > 1)
+      p += ',';
+    append_json_string(p, key);
+    p += ':';
+    append_json_string(p, value);
+  };
+  member("stage", to_string(ev.observed));
+  member("from", to_string(from));
+  member("to", to_string(to));
+  member("outcome", to_string(out));
   if (!ev.note.empty())
-    p["note"] = ev.note;
+    member("note", ev.note);
   if (!ev.provider_status.empty())
-    p["providerStatus"] = ev.provider_status;
+    member("providerStatus", ev.provider_status);
   if (!ev.event_id.empty())
-    p["eventId"] = ev.event_id;
+    member("eventId", ev.event_id);
   if (!ev.raw.empty())
-    p["raw"] = ev.raw;
-  e.payload = json::serialize(p);
+    member("raw", ev.raw);
+  p += '}';
   return e;
 }
 
