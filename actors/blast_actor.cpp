@@ -611,9 +611,10 @@ caf::behavior blast_actor(self_ptr self, runtime rt, caf::actor manager,
       if (id)
         route_work(self, rt, *id, std::move(m));
     },
-    [=](route_msg& m) {
-      if (self->state.blast->valid(m.recipient))
-        route_work(self, rt, m.recipient, std::move(m));
+    [=](routes_msg& m) {
+      for (auto& r : m.routes)
+        if (self->state.blast->valid(r.recipient))
+          route_work(self, rt, r.recipient, std::move(r));
     },
     [=](synced_msg& s) { self->state.blast->set_funnel(s.recipient, s.state); },
     [=](blast_committed_msg& c) {

@@ -71,7 +71,7 @@ caf::behavior blast_manager(self_ptr self, runtime rt,
     [=](update_msg& m) { route(self, m, m.blast, m.reply); },
     [=](lifecycle_msg& m) { route(self, m, m.blast, m.reply); },
     [=](resend_msg& m) { route(self, m, m.blast, m.reply); },
-    [=](route_msg& m) {
+    [=](routes_msg& m) {
       auto it = self->state.blasts.find(m.blast);
       if (it != self->state.blasts.end())
         self->send(it->second.handle, std::move(m));

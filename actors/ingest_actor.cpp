@@ -88,10 +88,29 @@ void add_sent(ingest_state& st, const sent_ref& r) {
 
 enum class routed { applied, duplicate, ignored, unbound, unknown_sender };
 
+// What one message's observations route, gathered by blast and sent once the
+// message is handled: a webhook of 100 statuses is one message to its blast.
+struct outbox {
+  std::vector<routes_msg> by_blast;  // few: a webhook's statuses are mostly one blast's
+
+  void add(route_msg&& r) {
+    auto it = std::find_if(by_blast.begin(), by_blast.end(),
+                           [&](const routes_msg& m) { return m.blast == r.blast; });
+    if (it == by_blast.end())
+      it = by_blast.insert(by_blast.end(), routes_msg{r.blast, {}});
+    it->routes.push_back(std::move(r));
+  }
+  void send(self_ptr self) {
+    for (auto& m : by_blast)
+      self->send(self->state.manager, std::move(m));
+    by_blast.clear();
+  }
+};
+
 // `again`: an orphaned reply looked at anew, whose event id was remembered
 // when it was orphaned (so that its retries were not listed twice).
 routed route(self_ptr self, const runtime& rt, storage::event_source source,
-             plugins::observation& o, bool again = false) {
+             plugins::observation& o, outbox& out, bool again = false) {
   auto& st = self->state;
   auto observed = stage_of(o.stage);
   if (!observed)
@@ -130,7 +149,7 @@ routed route(self_ptr self, const runtime& rt, storage::event_source source,
   ev.provider_status = std::move(o.provider_status);
   ev.event_id = std::move(o.event_id);
   ev.raw = std::move(o.raw);
-  self->send(st.manager, route_msg{ref->blast, ref->recipient, std::move(ev)});
+  out.add(route_msg{ref->blast, ref->recipient, std::move(ev)});
   return routed::applied;
 }
 
@@ -160,9 +179,9 @@ void forget_orphan(ingest_state& st, const parked_observation& p) {
 }
 
 void ingest(self_ptr self, const runtime& rt, const std::string& transport,
-            storage::event_source source, plugins::observation o, int64_t since) {
+            storage::event_source source, plugins::observation o, int64_t since, outbox& out) {
   auto& st = self->state;
-  auto r = route(self, rt, source, o);
+  auto r = route(self, rt, source, o, out);
   tally(rt, transport, source, r);
   switch (r) {
     case routed::unbound: {
@@ -212,11 +231,14 @@ caf::behavior ingest_actor(self_ptr self, runtime rt) {
     },
     [=](pushed_msg& m) {
       auto now = now_ms();
+      outbox out;
       for (auto& o : m.observations)
-        ingest(self, rt, m.transport, m.source, std::move(o), now);
+        ingest(self, rt, m.transport, m.source, std::move(o), now, out);
+      out.send(self);
     },
     [=](bound_msg& b) {
       auto& st = self->state;
+      outbox out;
       std::unordered_set<uint64_t> messaged;  // numbers just messaged that have orphans
       for (auto& r : b.sent) {
         add_sent(st, r);
@@ -234,7 +256,7 @@ caf::behavior ingest_actor(self_ptr self, runtime rt) {
             kept.push_back(std::move(p));
             continue;
           }
-          if (route(self, rt, p.source, p.obs, true) == routed::applied) {
+          if (route(self, rt, p.source, p.obs, out, true) == routed::applied) {
             tally(rt, p.transport, p.source, routed::applied);
             forget_orphan(st, p);
           } else {
@@ -251,8 +273,9 @@ caf::behavior ingest_actor(self_ptr self, runtime rt) {
         st.parked.erase(it);
         st.parked_count -= waiting.size();
         for (auto& p : waiting)
-          ingest(self, rt, p.transport, p.source, std::move(p.obs), p.since_ms);
+          ingest(self, rt, p.transport, p.source, std::move(p.obs), p.since_ms, out);
       }
+      out.send(self);
     },
     [=](unmatched_msg& m) {
       auto& st = self->state;

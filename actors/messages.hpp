@@ -100,6 +100,10 @@ struct bound_msg { std::vector<std::string> message_ids; std::vector<sent_ref> s
 struct ingest_seed_msg { std::vector<uint64_t> applied_event_ids; std::vector<sent_ref> sent; };
 struct unmatched_msg { int64_t older_than_ms; callback<std::vector<unmatched_item>> reply; };
 struct route_msg { uint64_t blast; uint32_t recipient; status_evidence evidence; };
+// What one message of the ingest actor (a webhook, a push, a bound id) routed
+// to one blast, in arrival order: one message per blast rather than one per
+// status through the manager and again to the blast.
+struct routes_msg { uint64_t blast; std::vector<route_msg> routes; };
 
 // Events a blast actor writes for a recipient whose actor is active go
 // through that actor, so each recipient has one writer at a time.
@@ -148,7 +152,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::pushed_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::bound_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::ingest_seed_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::unmatched_msg)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::route_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::routes_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::owned_event_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::owned_committed_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::blast_committed_msg)
