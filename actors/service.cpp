@@ -14,6 +14,7 @@
 #include "actors/blast_manager.hpp"
 #include "actors/clock.hpp"
 #include "actors/ingest_actor.hpp"
+#include "actors/json_text.hpp"
 #include "actors/messages.hpp"
 #include "actors/replay.hpp"
 #include "actors/reporting_actor.hpp"
@@ -414,13 +415,22 @@ public:
     json::object headers;
     for (auto& [k, v] : in.headers)
       headers[k] = v;
-    json::object payload{{"transport", transport}, {"method", in.method}, {"path", in.path},
-                         {"query", in.query},      {"headers", headers}, {"body", in.body}};
-    if (rejected)
-      payload["error"] = status.message;
-    else
-      payload["observations"] = obs.size();
-    e.payload = json::serialize(payload);
+    // The body (up to megabytes) goes straight into the text, not copied into
+    // the object first; the bytes are those of serializing it as a member.
+    json::object request{{"transport", transport}, {"method", in.method}, {"path", in.path},
+                         {"query", in.query},      {"headers", std::move(headers)}};
+    e.payload = json::serialize(request);
+    e.payload.pop_back();  // the closing brace: more members follow
+    e.payload.reserve(e.payload.size() + in.body.size() * 9 / 8 + 64);
+    e.payload += ",\"body\":";
+    append_json_string(e.payload, in.body);
+    if (rejected) {
+      e.payload += ",\"error\":";
+      append_json_string(e.payload, status.message);
+    } else {
+      e.payload += ",\"observations\":" + std::to_string(obs.size());
+    }
+    e.payload += '}';
     auto ingest = rt_.ingest;
     auto self = this;
     journal_->submit(
