@@ -106,12 +106,18 @@ std::string to_hex(const hash256& h) {
 }
 
 std::string encode(const event& e) {
+  std::string out;
+  encode_into(e, out);
+  return out;
+}
+
+void encode_into(const event& e, std::string& out) {
   // Lengths above u32 cannot be represented; event_log::append() rejects such
   // events before they get here, so this is a programming error.
   if (e.message_id.size() > std::numeric_limits<uint32_t>::max() ||
       e.payload.size() > std::numeric_limits<uint32_t>::max())
     throw std::length_error("blast::storage::encode: field longer than 4 GiB");
-  std::string out;
+  out.clear();
   out.reserve(min_value_size + e.message_id.size() + e.payload.size());
   put_le<uint8_t>(out, format_v2);
   put_le(out, static_cast<uint16_t>(e.type));
@@ -125,7 +131,6 @@ std::string encode(const event& e) {
   put_le(out, static_cast<uint32_t>(e.payload.size()));
   out.append(e.payload);
   out.append(reinterpret_cast<const char*>(e.prev_hash.data()), e.prev_hash.size());
-  return out;
 }
 
 std::optional<event> decode(uint64_t seq, std::string_view value) {

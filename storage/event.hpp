@@ -63,6 +63,9 @@ struct event {
 //   | i64 logged_ms | u32 len + message_id | u32 len + payload | 32 bytes prev_hash
 // Format 1 (read, no longer written) lacks logged_ms.
 std::string encode(const event& e);
+// The same into `out` (replacing what it held), which keeps its capacity: the
+// journal encodes every event of a batch into one reused string.
+void encode_into(const event& e, std::string& out);
 // Decodes a value; `seq` comes from the key. Returns nullopt on malformed input.
 std::optional<event> decode(uint64_t seq, std::string_view value);
 // The same into an existing event, whose strings keep their capacity: a scan

@@ -172,6 +172,7 @@ struct event_log::impl {
   // does not cache what it read, which that append may have re-bound.
   mutable uint64_t message_cache_writes = 0;
   std::vector<std::pair<uint64_t, recipient_ref>> bound_scratch;  // append()'s, cached after a write
+  std::string encode_scratch;  // append()'s, each event's value in turn
 
   ~impl() {
     index.reset();  // its indexer writes what is queued, then it flushes
@@ -546,18 +547,24 @@ status event_log::append(std::vector<event>& batch) {
   // The log's own clock: a wall clock stepping back must not make the log's
   // times go backwards, or a point-in-time cut would no longer be a prefix.
   int64_t logged = std::max(d.last_logged_ms, wall_clock_ms());
-  rocksdb::WriteBatch wb;
+  // Sized up front: grown by doubling, a batch with a few 35 KB webhooks was
+  // copied over and over as it filled.
+  size_t bytes = 256;
+  for (const auto& e : batch)
+    bytes += 128 + e.message_id.size() + e.payload.size();
+  rocksdb::WriteBatch wb(bytes);
   // For the indexer, once the events are committed.
   std::vector<index_entry> entries;
   try {
     entries.reserve(batch.size());
     index_entry entry;
     d.bound_scratch.clear();
+    auto& value = d.encode_scratch;
     for (auto& e : batch) {
       e.seq = ++seq;
       e.prev_hash = prev;
       e.logged_ms = logged;
-      auto value = encode(e);
+      encode_into(e, value);
       wb.Put(d.log_cf, seq_key(seq), value);
       if (index_entry_of(e, entry))
         entries.push_back(std::move(entry));
@@ -567,6 +574,8 @@ status event_log::append(std::vector<event>& batch) {
     }
     wb.Put(d.meta_cf, meta_last_seq, seq_key(seq));
     wb.Put(d.meta_cf, meta_chain_head, view(prev));
+    if (value.capacity() > (1u << 20))
+      std::string().swap(value);  // a rare big webhook's bytes are not kept for good
   } catch (...) {
     restore();
     throw;
