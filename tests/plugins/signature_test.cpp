@@ -4,29 +4,19 @@
 #define BOOST_TEST_MODULE plugins_signature
 #include <boost/test/unit_test.hpp>
 
-#include <openssl/hmac.h>
-
 #include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "plugins/sdk/blast_signature.hpp"
+#include "tools/wsapme_sim/webhook_sender.hpp"
 
 namespace {
 
+// The reference: OpenSSL's one-shot HMAC(), as the simulators sign.
 std::string header_for(const std::string& secret, const std::string& body) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  static const char digits[] = "0123456789abcdef";
-  std::string out = "sha256=";
-  for (unsigned int i = 0; i < len; ++i) {
-    out += digits[mac[i] >> 4];
-    out += digits[mac[i] & 0xf];
-  }
-  return out;
+  return "sha256=" + blast::tools::wsapme_sim::hmac_sha256_hex(secret, body);
 }
 
 bool verify(const std::string& header, const std::string& secret, const std::string& body) {

@@ -8,6 +8,7 @@
 #include "plugins/host/transport_plugin.hpp"
 #include "plugins/sdk/blast_transport.h"
 #include "tests/support/send_error_print.hpp"
+#include "tools/wsapme_sim/webhook_sender.hpp"
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
@@ -24,7 +25,6 @@
 #include <mutex>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/x509.h>
 #include <ostream>
 #include <string>
@@ -34,6 +34,7 @@
 #include <vector>
 
 using namespace blast::plugins;
+namespace wsapme_sim = blast::tools::wsapme_sim;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
@@ -271,19 +272,6 @@ const std::string plain_doc =
     R"("message":{"extendedTextMessage":{"text":"Hello Aisyah"}},)"
     R"("messageTimestamp":"1768716040","status":"PENDING"})";
 
-std::string hmac_hex(const std::string& key, const std::string& body) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += digits[mac[i] >> 4];
-    out += digits[mac[i] & 0xf];
-  }
-  return out;
-}
 
 webhook_request hook(std::string body, std::vector<std::pair<std::string, std::string>> headers) {
   webhook_request req;
@@ -640,7 +628,7 @@ BOOST_AUTO_TEST_CASE(signed_webhooks) {
 
   // A good signature, with the header name in another case than the configured one.
   call_status s = inst->parse_webhook(
-      hook(status_body, {{"x-wsapme-signature", "sha256=" + hmac_hex(secret, status_body)}}), out);
+      hook(status_body, {{"x-wsapme-signature", "sha256=" + wsapme_sim::hmac_sha256_hex(secret, status_body)}}), out);
   BOOST_TEST_REQUIRE(s.ok(), s.message);
   BOOST_TEST_REQUIRE(out.size() == 1u);
   BOOST_TEST(out[0].message_id == "3EB0ABC");
@@ -653,11 +641,11 @@ BOOST_AUTO_TEST_CASE(signed_webhooks) {
 
   out.clear();
   s = inst->parse_webhook(
-      hook(status_body, {{"X-Wsapme-Signature", "sha256=" + hmac_hex("other", status_body)}}), out);
+      hook(status_body, {{"X-Wsapme-Signature", "sha256=" + wsapme_sim::hmac_sha256_hex("other", status_body)}}), out);
   BOOST_TEST(s.code == BLAST_E_SIGNATURE);
   BOOST_TEST(contains(s.message, "does not match"), s.message);
   s = inst->parse_webhook(
-      hook(status_body + " ", {{"X-Wsapme-Signature", "sha256=" + hmac_hex(secret, status_body)}}),
+      hook(status_body + " ", {{"X-Wsapme-Signature", "sha256=" + wsapme_sim::hmac_sha256_hex(secret, status_body)}}),
       out);
   BOOST_TEST(s.code == BLAST_E_SIGNATURE); // the body changed after signing
   s = inst->parse_webhook(hook(status_body, {}), out);
@@ -670,11 +658,11 @@ BOOST_AUTO_TEST_CASE(signed_webhooks) {
   // Verified but unreadable: invalid, not a signature failure.
   const std::string malformed = R"({"event": "message.status", "data": )";
   s = inst->parse_webhook(
-      hook(malformed, {{"X-Wsapme-Signature", "sha256=" + hmac_hex(secret, malformed)}}), out);
+      hook(malformed, {{"X-Wsapme-Signature", "sha256=" + wsapme_sim::hmac_sha256_hex(secret, malformed)}}), out);
   BOOST_TEST(s.code == BLAST_E_INVALID);
   const std::string no_id = R"({"event": "message.status", "data": {"status": "READ"}})";
   s = inst->parse_webhook(
-      hook(no_id, {{"X-Wsapme-Signature", "sha256=" + hmac_hex(secret, no_id)}}), out);
+      hook(no_id, {{"X-Wsapme-Signature", "sha256=" + wsapme_sim::hmac_sha256_hex(secret, no_id)}}), out);
   BOOST_TEST(s.code == BLAST_E_INVALID);
   BOOST_TEST(contains(s.message, "data.key.id"), s.message);
   BOOST_TEST(out.empty());
