@@ -26,9 +26,12 @@ inline bool hmac_sha256(std::string_view secret, std::string_view body, unsigned
   };
   thread_local keyed k;
   if (!k.ctx || k.secret != secret) {
-    static EVP_MAC* const hmac = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
+    // Fetched for each keying only, and released at once (the context holds its own
+    // reference): a static one would outlive a plugin that is unloaded, as a leak.
+    EVP_MAC* hmac = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
     EVP_MAC_CTX_free(k.ctx);
     k.ctx = hmac ? EVP_MAC_CTX_new(hmac) : nullptr;
+    EVP_MAC_free(hmac);
     char digest[] = OSSL_DIGEST_NAME_SHA2_256;
     OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
                            OSSL_PARAM_construct_end()};
