@@ -202,6 +202,10 @@ struct event_log::impl {
   // the index still lags (an audit of a running or crashed blastd, a failing
   // index) the rest comes from the log.
   status scan_range(const index_range& range, const std::function<bool(const event&)>& fn) const;
+  // Every key of `range` with its seq up to `upto`: the index's up to its
+  // watermark `covered`, then those the log's events after it would have.
+  status gather(const index_range& range, uint64_t covered, uint64_t upto,
+                const std::function<void(std::string_view key, uint64_t seq)>& add) const;
   // Checks meta's schema_version (this build reads 1 to 3) and tells it in
   // `found`; errc::not_found when it is missing.
   status read_schema(const rocksdb::ReadOptions& ro, uint32_t* found = nullptr) const;
@@ -838,22 +842,11 @@ status event_log::impl::scan_range(const index_range& range,
     return status{};
   };
   if (range.by_seq) {
-    // A whole blast: its streams' seqs, and those of the events after the
-    // index's watermark, sorted.
-    auto st = index->scan(range, [&](std::string_view, uint64_t seq) {
-      if (seq <= std::min(covered, upto))
-        seqs.push_back(seq);
-      return true;
-    });
-    if (st && covered < upto)
-      st = scan_from(covered + 1, [&](const event& e) {
-        if (e.seq > upto)
-          return false;
-        if (range.key_of(e.blast, e.recipient, e.seq))
-          seqs.push_back(e.seq);
-        return true;
-      });
-    if (!st)
+    // A whole blast: its streams' seqs, sorted.
+    if (auto st = gather(range, covered, upto, [&](std::string_view, uint64_t seq) {
+          seqs.push_back(seq);
+        });
+        !st)
       return st;
     std::sort(seqs.begin(), seqs.end());
     return fetch_all(seqs);
@@ -880,26 +873,34 @@ status event_log::impl::scan_range(const index_range& range,
   // watermark would have, merged in key order. Rare (see scan_range's
   // declaration), and bounded by what the range holds.
   std::vector<std::pair<std::string, uint64_t>> keys;
-  auto st = index->scan(range, [&](std::string_view key, uint64_t seq) {
-    if (seq <= covered)
-      keys.emplace_back(key, seq);
-    return true;
-  });
-  if (!st)
-    return st;
-  st = scan_from(covered + 1, [&](const event& e) {
-    if (e.seq > upto)
-      return false;
-    if (auto key = range.key_of(e.blast, e.recipient, e.seq))
-      keys.emplace_back(std::move(*key), e.seq);
-    return true;
-  });
-  if (!st)
+  if (auto st = gather(range, covered, upto, [&](std::string_view key, uint64_t seq) {
+        keys.emplace_back(key, seq);
+      });
+      !st)
     return st;
   std::sort(keys.begin(), keys.end());
   for (auto& k : keys)
     seqs.push_back(k.second);
   return fetch_all(seqs);
+}
+
+status event_log::impl::gather(
+  const index_range& range, uint64_t covered, uint64_t upto,
+  const std::function<void(std::string_view key, uint64_t seq)>& add) const {
+  auto st = index->scan(range, [&](std::string_view key, uint64_t seq) {
+    if (seq <= std::min(covered, upto))
+      add(key, seq);
+    return true;
+  });
+  if (!st || covered >= upto)
+    return st;
+  return scan_from(covered + 1, [&](const event& e) {
+    if (e.seq > upto)
+      return false;
+    if (auto key = range.key_of(e.blast, e.recipient, e.seq))
+      add(*key, e.seq);
+    return true;
+  });
 }
 
 std::optional<event> event_log::get(uint64_t seq) const {

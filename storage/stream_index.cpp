@@ -51,6 +51,7 @@ void write_be(unsigned char* out, uint64_t v, size_t bytes) {
 // How long a reader waits for the indexer: it takes a few milliseconds.
 constexpr auto max_wait = std::chrono::seconds(2);
 
+// Every stream key of a blast starts with this: its recipients' streams and its own.
 std::string blast_prefix(uint64_t blast) {
   std::string k{"r"};
   put_be(k, blast, 8);
@@ -58,8 +59,7 @@ std::string blast_prefix(uint64_t blast) {
 }
 
 std::string recipient_prefix(uint64_t blast, uint32_t recipient) {
-  std::string k{"r"};
-  put_be(k, blast, 8);
+  auto k = blast_prefix(blast);
   put_be(k, recipient, 4);
   return k;
 }
@@ -104,7 +104,7 @@ index_range index_range::recipients(uint64_t blast, uint32_t first, uint32_t las
   auto begin = recipient_prefix(blast, first);
   // The last recipient id has no next one: the range ends with the blast's 'r' keys.
   auto end = last < std::numeric_limits<uint32_t>::max() ? recipient_prefix(blast, last + 1)
-                                                         : prefix_successor(begin.substr(0, 1 + 8));
+                                                         : prefix_successor(blast_prefix(blast));
   auto size = begin.size();
   return {std::move(begin), std::move(end), size};
 }
