@@ -144,19 +144,39 @@ struct event_log::impl {
   std::unique_ptr<stream_index> index;
   uint32_t found_schema = schema_version;  // what meta said at the open
 
-  // last_seq and head are read by any thread and written by the appender after
-  // a successful Write; the mutex keeps the pair consistent.
+  // last_seq and head: the last event published (synced; what readers see).
+  // Read by any thread, written by publish(); the mutex keeps the pair
+  // consistent, and guards `failed` and `failure`.
   mutable std::mutex mu;
   uint64_t last_seq = 0;
   hash256 head{};
-  int64_t last_logged_ms = 0;  // logged_ms of the last event; appends never go below it
-  // Set after a failed Write until recover() succeeds. RocksDB then refuses
-  // writes too (a background error: disk full is a "hard" one), and may hold
-  // part of the failed batch in its WAL; Resume() flushes the memtables, which
-  // never received the batch, and starts a new WAL, so the in-memory head
-  // stays right. Only the appender touches it.
+  // Set after a failed write or sync until recover() succeeds. After a failed
+  // Write RocksDB refuses writes too (a background error: disk full is a
+  // "hard" one), and may hold part of the failed batch in its WAL; Resume()
+  // flushes the memtables, which never received the batch, and starts a new
+  // WAL, so the written head stays right. After a failed sync the batches it
+  // covered are in the memtables: they stay written (see recover()).
   bool failed = false;
   std::string failure;  // why, for the errors answered meanwhile
+
+  // The writer's side, touched only by write() (and the open): the last event
+  // written, synced or not, which the next batch chains to.
+  uint64_t written_seq = 0;
+  hash256 written_head{};
+  int64_t last_logged_ms = 0;  // logged_ms of the last event; appends never go below it
+
+  // Batches written and not yet published, oldest first. publish() takes them
+  // from the front: readers see a prefix of the log, always synced.
+  struct unpublished {
+    uint64_t last_seq;
+    hash256 head;
+    std::vector<index_entry> entries;                       // for the indexer
+    std::vector<std::pair<uint64_t, recipient_ref>> bound;  // message ids, for the cache
+  };
+  std::mutex staged_mu;  // between the writer (push) and the syncer (pop)
+  std::deque<unpublished> staged;
+  // Everything written up to `upto` is durable: hands it to the readers.
+  void publish(uint64_t upto);
 
   // The message ids bound most recently, by fingerprint: a provider reports a
   // message's statuses within minutes of its send, so most look-ups are
@@ -171,8 +191,7 @@ struct event_log::impl {
   // Counts appends that bound ids: a look-up that read RocksDB while one ran
   // does not cache what it read, which that append may have re-bound.
   mutable uint64_t message_cache_writes = 0;
-  std::vector<std::pair<uint64_t, recipient_ref>> bound_scratch;  // append()'s, cached after a write
-  std::string encode_scratch;  // append()'s, each event's value in turn
+  std::string encode_scratch;  // write()'s, each event's value in turn
 
   ~impl() {
     index.reset();  // its indexer writes what is queued, then it flushes
@@ -210,6 +229,20 @@ struct event_log::impl {
   // `found`; errc::not_found when it is missing.
   status read_schema(const rocksdb::ReadOptions& ro, uint32_t* found = nullptr) const;
   status scan_from(uint64_t from, const std::function<bool(const event&)>& fn) const;
+  // A running log's scans stop after its last published event: those after it
+  // may be written but not synced yet. An audit reads all there is (whatever
+  // lies beyond meta is verify()'s to report). `key` and `upper` hold the
+  // bound for as long as `ro` is used.
+  void stop_at_published(rocksdb::ReadOptions& ro, std::string& key, rocksdb::Slice& upper) const {
+    if (opts.audit)
+      return;
+    {
+      std::lock_guard lock{mu};
+      key = seq_key(last_seq + 1);
+    }
+    upper = key;
+    ro.iterate_upper_bound = &upper;
+  }
   status read_meta(const rocksdb::ReadOptions& ro, uint64_t& seq, hash256& hash) const;
   status fetch(const rocksdb::ReadOptions& ro, const std::vector<uint64_t>& seqs,
                const std::function<bool(const event&)>& fn, bool& more) const;
@@ -221,6 +254,8 @@ status event_log::impl::open(const std::string& dir) {
   db_opts.create_missing_column_families = opts.create && !opts.audit;
   // Two cores: one flush and one compaction thread (RocksDB's default Env
   // shares them with the index's instance).
+  if (opts.env)
+    db_opts.env = opts.env.get();
   db_opts.IncreaseParallelism(2);
   // One appender (the journal thread); the rare snapshot write waits for it.
   db_opts.allow_concurrent_memtable_write = false;
@@ -470,8 +505,8 @@ status event_log::impl::load_meta() {
       return corruption(seq_str(log_seq) + ": undecodable event");
     last_logged_ms = last->logged_ms;
   }
-  last_seq = meta_seq;
-  head = meta_head;
+  last_seq = written_seq = meta_seq;
+  head = written_head = meta_head;
   return {};
 }
 
@@ -522,13 +557,22 @@ std::unique_ptr<event_log> event_log::open(const std::string& dir, const log_opt
 }
 
 status event_log::append(std::vector<event>& batch) {
+  if (auto st = write(batch); !st || batch.empty())
+    return st;
+  return sync(batch.back().seq);
+}
+
+status event_log::write(std::vector<event>& batch) {
   auto& d = *impl_;
   if (d.opts.audit)
     return read_only_error("append");
   if (batch.empty())
     return {};
-  if (d.failed)
-    return {errc::io_error, "the log takes no appends until it recovers from: " + d.failure};
+  {
+    std::lock_guard lock{d.mu};
+    if (d.failed)
+      return {errc::io_error, "the log takes no appends until it recovers from: " + d.failure};
+  }
   for (const auto& e : batch)
     if (e.message_id.size() > std::numeric_limits<uint32_t>::max() ||
         e.payload.size() > std::numeric_limits<uint32_t>::max())
@@ -545,9 +589,8 @@ status event_log::append(std::vector<event>& batch) {
       std::tie(batch[i].seq, batch[i].prev_hash, batch[i].logged_ms) = saved[i];
   };
 
-  // Only this thread writes last_seq/head, so reading them unlocked is safe.
-  uint64_t seq = d.last_seq;
-  hash256 prev = d.head;
+  uint64_t seq = d.written_seq;
+  hash256 prev = d.written_head;
   // The log's own clock: a wall clock stepping back must not make the log's
   // times go backwards, or a point-in-time cut would no longer be a prefix.
   int64_t logged = std::max(d.last_logged_ms, wall_clock_ms());
@@ -557,12 +600,10 @@ status event_log::append(std::vector<event>& batch) {
   for (const auto& e : batch)
     bytes += 128 + e.message_id.size() + e.payload.size();
   rocksdb::WriteBatch wb(bytes);
-  // For the indexer, once the events are committed.
-  std::vector<index_entry> entries;
+  impl::unpublished out;
   try {
-    entries.reserve(batch.size());
+    out.entries.reserve(batch.size());
     index_entry entry;
-    d.bound_scratch.clear();
     auto& value = d.encode_scratch;
     for (auto& e : batch) {
       e.seq = ++seq;
@@ -571,9 +612,9 @@ status event_log::append(std::vector<event>& batch) {
       encode_into(e, value);
       wb.Put(d.log_cf, seq_key(seq), value);
       if (index_entry_of(e, entry))
-        entries.push_back(std::move(entry));
+        out.entries.push_back(std::move(entry));
       if (!e.message_id.empty())
-        d.bound_scratch.emplace_back(fingerprint(e.message_id), recipient_ref{e.blast, e.recipient});
+        out.bound.emplace_back(fingerprint(e.message_id), recipient_ref{e.blast, e.recipient});
       prev = chain_hash(seq, value);
     }
     wb.Put(d.meta_cf, meta_last_seq, seq_key(seq));
@@ -585,44 +626,98 @@ status event_log::append(std::vector<event>& batch) {
     throw;
   }
 
+  // Not synced here: sync() does that for every batch written before it, while
+  // the writer goes on with the next (see journal.hpp).
   rocksdb::WriteOptions wo;
-  wo.sync = d.opts.sync;
+  wo.sync = false;
   auto s = d.db->Write(wo, &wb);
   if (!s.ok()) {
     restore();
+    std::lock_guard lock{d.mu};
     d.failed = true;
     d.failure = s.ToString();
     return {errc::io_error, "append of " + std::to_string(batch.size()) + " events failed: " +
                                 s.ToString()};
   }
-  if (!d.bound_scratch.empty()) {
-    std::lock_guard lock{d.message_cache_mu};
-    for (auto& [fp, ref] : d.bound_scratch)
-      d.message_cache.put(fp, ref);
-    ++d.message_cache_writes;
-  }
-  // Before last_seq moves: a reader that sees the new last_seq finds these
-  // entries queued, so waiting for the indexer ends.
-  d.index->enqueue(std::move(entries), seq);
-  std::lock_guard lock{d.mu};
-  d.last_seq = seq;
-  d.head = prev;
+  d.written_seq = seq;
+  d.written_head = prev;
   d.last_logged_ms = logged;
+  out.last_seq = seq;
+  out.head = prev;
+  std::lock_guard lock{d.staged_mu};
+  d.staged.push_back(std::move(out));
   return {};
+}
+
+status event_log::sync(uint64_t upto) {
+  auto& d = *impl_;
+  if (d.opts.audit)
+    return read_only_error("sync");
+  if (d.opts.sync) {
+    // RocksDB's SyncWAL runs beside writes on other threads: it syncs what
+    // they had handed to the file system when it began, which includes every
+    // batch write() returned before this call.
+    auto s = d.db->SyncWAL();
+    if (!s.ok()) {
+      std::lock_guard lock{d.mu};
+      d.failed = true;
+      d.failure = s.ToString();
+      return {errc::io_error, "sync of the log failed: " + s.ToString()};
+    }
+  }
+  d.publish(upto);
+  return {};
+}
+
+void event_log::impl::publish(uint64_t upto) {
+  for (;;) {
+    unpublished b;
+    {
+      std::lock_guard lock{staged_mu};
+      if (staged.empty() || staged.front().last_seq > upto)
+        return;
+      b = std::move(staged.front());
+      staged.pop_front();
+    }
+    if (!b.bound.empty()) {
+      std::lock_guard lock{message_cache_mu};
+      for (auto& [fp, ref] : b.bound)
+        message_cache.put(fp, ref);
+      ++message_cache_writes;
+    }
+    // Before last_seq moves: a reader that sees the new last_seq finds these
+    // entries queued, so waiting for the indexer ends.
+    index->enqueue(std::move(b.entries), b.last_seq);
+    std::lock_guard lock{mu};
+    last_seq = b.last_seq;
+    head = b.head;
+  }
 }
 
 status event_log::recover() {
   auto& d = *impl_;
   if (d.opts.audit)
     return read_only_error("recover");
-  if (!d.failed)
-    return {};
+  {
+    std::lock_guard lock{d.mu};
+    if (!d.failed)
+      return {};
+  }
   // Resume() refuses a "fatal" background error (an EIO on the WAL, say):
   // then only a restart, which replays the WAL, brings the log back.
   auto s = d.db->Resume();
-  if (!s.ok())
+  if (!s.ok()) {
+    std::lock_guard lock{d.mu};
     return {errc::io_error, "the log has not recovered yet: " + s.ToString() +
                               " (first error: " + d.failure + ")"};
+  }
+  // Batches whose sync failed are written (in the memtables and the WAL) and
+  // chained to: the next append follows them, so they cannot be left out.
+  // Once synced they are published like any other. Their submitters were told
+  // the append failed; the events are in the log all the same.
+  if (auto st = sync(d.written_seq); !st)
+    return st;
+  std::lock_guard lock{d.mu};
   d.failed = false;
   d.failure.clear();
   return {};
@@ -667,6 +762,9 @@ status event_log::impl::scan_from(uint64_t from,
   rocksdb::ReadOptions ro;
   ro.readahead_size = scan_readahead;
   ro.fill_cache = false;
+  std::string bound;
+  rocksdb::Slice upper;
+  stop_at_published(ro, bound, upper);
   // The iterator reads an implicit snapshot: events appended meanwhile are not visited.
   std::unique_ptr<rocksdb::Iterator> it{d.db->NewIterator(ro, d.log_cf)};
   for (it->Seek(seq_key(from)); it->Valid(); it->Next()) {
@@ -706,12 +804,15 @@ status event_log::scan_ahead(uint64_t from, const std::function<bool(const event
     empty.emplace_back().ends.reserve(batch_events);
 
   auto& d = *impl_;
+  std::string bound;
+  rocksdb::Slice upper;
   std::thread reader([&] {
     status st;
     try {
       rocksdb::ReadOptions ro;
       ro.readahead_size = scan_readahead;
       ro.fill_cache = false;
+      d.stop_at_published(ro, bound, upper);
       std::unique_ptr<rocksdb::Iterator> it{d.db->NewIterator(ro, d.log_cf)};
       batch b;
       auto take_empty = [&] {

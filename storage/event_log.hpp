@@ -1,8 +1,9 @@
 // The RocksDB append-only event log with its secondary indexes.
 //
-// Thread safety: append() must be called from one thread at a time (the journal's
-// writer); every read method may be called concurrently with append() and with
-// each other. Events are never rewritten or deleted.
+// Thread safety: append() and write() must be called from one thread at a time
+// (the journal's writer), sync() from one thread at a time (the journal's
+// syncer), alongside write(); every read method may be called concurrently with
+// them and with each other. Events are never rewritten or deleted.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,10 @@
 
 #include "storage/event.hpp"
 #include "storage/status.hpp"
+
+namespace rocksdb {
+class Env;
+}
 
 namespace blast::storage {
 
@@ -51,6 +56,9 @@ struct log_options {
   // aborts the process (librocksdb 7.8 as Debian builds it asserts on a write
   // after a failed one). Warnings and errors only. Unset: stderr.
   std::function<void(int level, const std::string& message)> log;
+  // The log's RocksDB environment (files, threads) instead of the default
+  // one: tests inject I/O faults through it. The index keeps the default.
+  std::shared_ptr<rocksdb::Env> env;
 };
 
 struct verify_result {
@@ -78,11 +86,29 @@ public:
   // error nothing is written and the in-memory head is unchanged.
   status append(std::vector<event>& batch);
 
+  // append() in two steps, so that a writer can fill the next batch while the
+  // disk syncs the last (journal.hpp). write() does all of append() but the
+  // sync: the batch is in RocksDB's WAL (the OS's page cache) and memtables,
+  // and the next write() chains to it, but readers (last_seq, head, scans, the
+  // index, find_message) see nothing of it yet. sync(upto) makes every batch
+  // written before the call durable with one WAL sync, then publishes those
+  // up to seq `upto` in order; readers always see a synced prefix of the log.
+  // A failed write() leaves nothing behind, as append() does. A failed sync()
+  // leaves its batches written but unpublished, and the log failed; the
+  // outcome of their appends is unknown, as with any database after a failed
+  // fsync. If RocksDB resumes, recover() syncs and publishes them (the next
+  // batch is chained to them); RocksDB 7.8 does not resume after a failed
+  // WAL sync, so it takes a restart, whose WAL replay keeps them if they
+  // reached the file (with their meta: the log is whole either way).
+  status write(std::vector<event>& batch);
+  status sync(uint64_t upto);
+
   // After a failed append every append fails (io_error) until this succeeds:
   // it asks RocksDB to resume (flush its memtables, start a new WAL), which
   // works once the cause is gone (space is back after a full disk). Nothing of
-  // a failed append is ever visible. Call it from the appending thread; a
-  // no-op when no append failed.
+  // a failed write is ever visible; batches whose sync failed are synced and
+  // published here (see write()). Call it from the writing thread while no
+  // sync() runs; a no-op when nothing failed.
   status recover();
 
   // Starts the automatic compactions `defer_compactions` held back; a no-op

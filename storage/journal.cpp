@@ -1,9 +1,12 @@
-// Group commit: one writer thread turns whatever callers queued meanwhile into
-// one event_log::append, so one WAL sync acknowledges many submissions.
+// Group commit: a writer thread turns whatever callers queued meanwhile into
+// one event_log::write, and a syncer thread makes every batch written while it
+// synced last durable with one event_log::sync, so one WAL sync acknowledges
+// many submissions while the next batch is being written.
 #include "storage/journal.hpp"
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -30,7 +33,8 @@ constexpr std::chrono::milliseconds max_backoff{1000};
 } // namespace
 
 journal::journal(event_log& log, journal_options opts) : log_(log), opts_(opts) {
-  // Started last: run() reads every other member.
+  // Started last: they read every other member.
+  syncer_ = std::thread([this] { run_syncer(); });
   writer_ = std::thread([this] { run(); });
 }
 
@@ -42,9 +46,9 @@ void journal::submit(std::vector<event> events, done_fn done) {
     std::lock_guard lock{mu_};
     if (stopping_) {
       refused = {errc::shutting_down, "journal is stopping"};
-    } else if (!queue_.empty() && queued_events_ + events.size() > opts_.max_queued_events) {
-      // An empty queue takes any submission, so one larger than the limit is
-      // not refused forever.
+    } else if (queued_events_ != 0 && queued_events_ + events.size() > opts_.max_queued_events) {
+      // With nothing in flight any submission is taken, so one larger than the
+      // limit is not refused forever.
       refused = {errc::busy, "journal queue full: " + std::to_string(queued_events_) +
                                " events queued, limit " +
                                std::to_string(opts_.max_queued_events)};
@@ -67,19 +71,22 @@ void journal::stop() {
     stopping_ = true;
   }
   cv_.notify_all();
-  // From a callback (on the writer itself) the writer cannot be joined: it
-  // drains and exits after the callback returns; the owner's stop() joins.
-  if (std::this_thread::get_id() == writer_.get_id())
+  // From a callback (on the syncer) the syncer cannot be joined: both drain
+  // and exit after the callback returns; the owner's stop() joins.
+  auto me = std::this_thread::get_id();
+  if (me == syncer_.get_id() || me == writer_.get_id())
     return;
   std::lock_guard lock{join_mu_};
   if (writer_.joinable())
     writer_.join();
+  if (syncer_.joinable())
+    syncer_.join();
 }
 
 journal::stats journal::get_stats() const {
   std::lock_guard lock{mu_};
-  return {commits_,     committed_events_, queued_events_, failed_commits_,
-          refused_degraded_, recoveries_,  degraded_,      error_};
+  return {commits_,          writes_,     committed_events_, queued_events_, failed_commits_,
+          refused_degraded_, recoveries_, degraded_,         error_};
 }
 
 bool journal::try_recover(std::unique_lock<std::mutex>& lock) {
@@ -105,23 +112,42 @@ bool journal::try_recover(std::unique_lock<std::mutex>& lock) {
 void journal::run() {
   std::vector<pending> taken;
   std::vector<event> batch;
+  auto hand_over = [this](written&& w) {
+    {
+      std::lock_guard lock{mu_};
+      to_sync_.push_back(std::move(w));
+    }
+    sync_cv_.notify_one();
+  };
   for (;;) {
     size_t n = 0;
     status refused;  // not ok: what was taken fails without reaching the log
+    auto started = std::chrono::steady_clock::now();
     {
       std::unique_lock lock{mu_};
       for (;;) {
-        if (degraded_ && try_recover(lock))
+        // The log recovers only while no sync runs (event_log::recover).
+        bool syncer_idle = !syncing_ && to_sync_.empty();
+        if (degraded_ && syncer_idle && try_recover(lock))
           continue;
-        if (!queue_.empty() || stopping_)
+        // One batch waits for the syncer at most: while it syncs, the next
+        // batch fills (fewer, larger writes) and the memory in flight stays
+        // bounded by max_queued_events.
+        if ((!queue_.empty() && to_sync_.empty()) || (stopping_ && queue_.empty()))
           break;
-        if (degraded_)
+        if (degraded_ && syncer_idle)
           cv_.wait_until(lock, next_attempt_);  // the next attempt to recover, or a submission
         else
-          cv_.wait(lock);
+          cv_.wait(lock);  // a submission, the syncer taking its batch, or going idle
       }
-      if (queue_.empty())
-        return;  // stopping, and everything submitted before has been answered
+      if (queue_.empty()) {
+        // Stopping, and everything submitted before has been handed over: the
+        // syncer answers it, then exits too.
+        writer_done_ = true;
+        sync_cv_.notify_one();
+        return;
+      }
+      started = std::chrono::steady_clock::now();
       if (degraded_) {
         // Everything queued fails now: a client waiting for the disk to come
         // back would hold its connection (and the caller's memory) meanwhile.
@@ -141,18 +167,15 @@ void journal::run() {
           queue_.pop_front();
         } while (!queue_.empty() && n + queue_.front().events.size() <= opts_.max_batch_events);
       }
-      queued_events_ -= n;
     }
     if (!refused) {
-      for (auto& p : taken)
-        call(p.done, refused, std::move(p.events));
-      taken.clear();
+      hand_over({std::move(taken), refused, 0, n, started});
+      taken = {};
       continue;
     }
 
     status st;
     bool joined = false;  // whether batch holds the submissions' events
-    auto started = std::chrono::steady_clock::now();
     try {
       if (taken.size() == 1) {
         batch.swap(taken.front().events);
@@ -164,17 +187,16 @@ void journal::run() {
             batch.push_back(std::move(e));
       }
       joined = true;
-      st = log_.append(batch);
+      st = log_.write(batch);
     } catch (const std::exception& ex) {
       st = {errc::io_error, std::string("append failed with an exception: ") + ex.what()};
     } catch (...) {
       st = {errc::io_error, "append failed with an unknown exception"};
     }
-    sync_seconds_.observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    uint64_t last_seq = st && !batch.empty() ? batch.back().seq : 0;
 
     // Hand each submission its events back: with seq and prev_hash on success,
-    // unchanged on failure (append() restores them).
+    // unchanged on failure (write() restores them).
     if (joined) {
       if (taken.size() == 1) {
         taken.front().events.swap(batch);
@@ -185,16 +207,74 @@ void journal::run() {
             e = std::move(batch[pos++]);
       }
     }
-    {
+    if (!st) {
       std::lock_guard lock{mu_};
+      ++failed_commits_;
+      sync_seconds_.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      // An invalid batch (an event over 4 GiB) is its submitter's problem;
+      // an I/O error is the disk's, and every later append would meet it.
+      if (st.code == errc::io_error && !degraded_) {
+        degraded_ = true;
+        error_ = st.message;
+        backoff_ = first_backoff;
+        next_attempt_ = std::chrono::steady_clock::now() + backoff_;
+      }
+    }
+    hand_over({std::move(taken), st, last_seq, n, started});
+    taken = {};
+  }
+}
+
+void journal::run_syncer() {
+  std::vector<written> round;
+  for (;;) {
+    {
+      std::unique_lock lock{mu_};
+      sync_cv_.wait(lock, [&] { return !to_sync_.empty() || writer_done_; });
+      if (to_sync_.empty())
+        return;  // the writer is done and everything is answered
+      while (!to_sync_.empty()) {
+        round.push_back(std::move(to_sync_.front()));
+        to_sync_.pop_front();
+      }
+      syncing_ = true;
+    }
+    cv_.notify_all();  // the writer may write its next batch
+    // One sync for every batch written so far; the failures among them are
+    // answered in their turn.
+    uint64_t upto = 0;
+    size_t events = 0, batches = 0, answered = 0;
+    std::optional<std::chrono::steady_clock::time_point> first;
+    for (const auto& w : round) {
+      answered += w.events;
+      if (w.st && w.last_seq != 0) {
+        upto = w.last_seq;
+        events += w.events;
+        ++batches;
+        if (!first)
+          first = w.started;
+      }
+    }
+    status st;
+    if (upto != 0) {
+      try {
+        st = log_.sync(upto);
+      } catch (const std::exception& ex) {
+        st = {errc::io_error, std::string("sync failed with an exception: ") + ex.what()};
+      } catch (...) {
+        st = {errc::io_error, "sync failed with an unknown exception"};
+      }
+      sync_seconds_.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - *first).count());
+      std::lock_guard lock{mu_};
+      writes_ += batches;
       if (st) {
         ++commits_;
-        committed_events_ += n;
+        committed_events_ += events;
       } else {
         ++failed_commits_;
-        // An invalid batch (an event over 4 GiB) is its submitter's problem;
-        // an I/O error is the disk's, and every later append would meet it.
-        if (st.code == errc::io_error && !degraded_) {
+        if (!degraded_) {
           degraded_ = true;
           error_ = st.message;
           backoff_ = first_backoff;
@@ -202,12 +282,24 @@ void journal::run() {
         }
       }
     }
-    if (st)
-      batch_events_.observe(static_cast<double>(n));
+    if (upto != 0 && st)
+      batch_events_.observe(static_cast<double>(events));
+    {
+      std::lock_guard lock{mu_};
+      queued_events_ -= answered;
+    }
     // Without mu_: callbacks may submit() (asynchronously) or read stats.
-    for (auto& p : taken)
-      call(p.done, st, std::move(p.events));
-    taken.clear();
+    for (auto& w : round) {
+      const status& answer = w.st ? st : w.st;
+      for (auto& p : w.taken)
+        call(p.done, answer, std::move(p.events));
+    }
+    round.clear();
+    {
+      std::lock_guard lock{mu_};
+      syncing_ = false;
+    }
+    cv_.notify_all();  // a degraded writer waits for this to recover
   }
 }
 

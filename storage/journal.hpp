@@ -1,17 +1,26 @@
 // Group commit in front of the event log: callers from any thread submit
-// events; one writer thread drains everything queued into one append (one
-// WriteBatch, one WAL sync), then acknowledges each caller. An acknowledgement
-// with an ok status means the events are durable.
+// events; one writer thread drains everything queued into one write (one
+// WriteBatch), and one syncer thread makes everything written meanwhile
+// durable with one WAL sync, then acknowledges each caller. An
+// acknowledgement with an ok status means the events are durable.
 //
-// When an append fails (disk full, an I/O error) the journal is *degraded*:
-// nothing of the failed batch was written, its submitters get the error, and
-// so does every submission while it lasts, at once and without touching the
-// disk. The writer asks the log to recover, backing off from 50 ms to 1 s
-// between attempts, and takes submissions again as soon as it has.
+// Two threads, so that a sync overlaps the next batch's work (encoding,
+// hashing, the WAL write, the memtable inserts): with one thread doing both,
+// the log stood idle during each sync, which here takes about as long as the
+// CPU work of the few hundred events it covers (see README, Performance).
+//
+// When a write or a sync fails (disk full, an I/O error) the journal is
+// *degraded*: the failed batch's submitters get the error, and so does every
+// submission while it lasts, at once and without touching the disk. The
+// writer asks the log to recover, backing off from 50 ms to 1 s between
+// attempts, and takes submissions again as soon as it has. (Nothing of a
+// failed write reaches the log; the events of a failed sync may: see
+// event_log::write.)
 //
 // Thread safety: submit() and stop() are thread-safe. Callbacks run on the
-// writer thread, in commit order; they must be quick and must not call submit()
-// synchronously and wait for it (that would deadlock the writer).
+// syncer thread, in the order the submissions were taken; they must be quick
+// and must not call submit() synchronously and wait for it (that would
+// deadlock the syncer).
 #pragma once
 
 #include <chrono>
@@ -40,7 +49,8 @@ struct journal_options {
 class journal {
 public:
   // `committed` holds the caller's events with seq and prev_hash filled in;
-  // on error it holds them unchanged and `st` says why.
+  // on error `st` says why, and the events are unchanged (after a failed
+  // sync they keep the seqs they were written with: see event_log::write).
   using done_fn = std::function<void(const status& st, std::vector<event>&& committed)>;
 
   journal(event_log& log, journal_options opts = {});
@@ -49,18 +59,20 @@ public:
   journal& operator=(const journal&) = delete;
 
   // Queues `events` to be committed atomically and contiguously. `done` is
-  // always called exactly once: on the writer thread after the sync, or
-  // synchronously with errc::busy / errc::shutting_down.
+  // always called exactly once: on the syncer thread after the sync, or
+  // synchronously with errc::busy (max_queued_events submitted and not yet
+  // answered) / errc::shutting_down.
   void submit(std::vector<event> events, done_fn done);
 
   // Commits everything queued, then stops the writer. Idempotent.
   void stop();
 
   struct stats {
-    uint64_t commits = 0;
+    uint64_t commits = 0;            // WAL syncs that succeeded
+    uint64_t writes = 0;             // batches written (a commit syncs one or more)
     uint64_t events = 0;
-    size_t queued_events = 0;
-    uint64_t failed_commits = 0;     // appends that failed (each fails its whole batch)
+    size_t queued_events = 0;        // submitted and not yet answered
+    uint64_t failed_commits = 0;     // writes and syncs that failed (each fails its batches)
     uint64_t refused_degraded = 0;   // submissions failed at once while degraded
     uint64_t recoveries = 0;         // times the log came back after a failure
     bool degraded = false;
@@ -68,8 +80,9 @@ public:
   };
   stats get_stats() const;
 
-  // Events per committed batch, and the time each append (its WriteBatch and
-  // WAL sync) took, in seconds; failed appends included in the latter.
+  // Events per commit (one WAL sync, which may cover several written
+  // batches), and the time from its first batch being taken to the end of
+  // its sync, in seconds; failed commits included in the latter.
   const histogram& batch_events() const { return batch_events_; }
   const histogram& sync_seconds() const { return sync_seconds_; }
 
@@ -78,7 +91,17 @@ private:
     std::vector<event> events;
     done_fn done;
   };
+  // What the writer hands the syncer: a batch written (to be synced), or
+  // submissions that failed without reaching the log (answered in turn).
+  struct written {
+    std::vector<pending> taken;
+    status st;  // not ok: failed before the sync
+    uint64_t last_seq = 0;
+    size_t events = 0;
+    std::chrono::steady_clock::time_point started;
+  };
   void run();
+  void run_syncer();
   // While degraded: tries to recover when the back-off allows; true once recovered.
   bool try_recover(std::unique_lock<std::mutex>& lock);
 
@@ -90,6 +113,7 @@ private:
   size_t queued_events_ = 0;
   bool stopping_ = false;
   uint64_t commits_ = 0;
+  uint64_t writes_ = 0;
   uint64_t committed_events_ = 0;
   uint64_t failed_commits_ = 0;
   uint64_t refused_degraded_ = 0;
@@ -100,7 +124,15 @@ private:
   std::chrono::milliseconds backoff_{0};
   histogram batch_events_{histogram::powers_of_two(65536)};
   histogram sync_seconds_{latency_buckets()};
+  // From the writer to the syncer (under mu_), and whether the syncer is
+  // between taking some and answering them.
+  std::deque<written> to_sync_;
+  bool syncing_ = false;
+  bool writer_done_ = false;
+  std::condition_variable sync_cv_;  // to the syncer: work, or the writer is done
+  std::condition_variable idle_cv_;  // to the writer: the syncer answered all it took
   std::mutex join_mu_;  // serialises stop()'s join: two threads may not join one thread
+  std::thread syncer_;
   std::thread writer_;
 };
 
