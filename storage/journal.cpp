@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <exception>
-#include <optional>
 #include <string>
 #include <utility>
 
@@ -122,7 +121,6 @@ void journal::run() {
   for (;;) {
     size_t n = 0;
     status refused;  // not ok: what was taken fails without reaching the log
-    auto started = std::chrono::steady_clock::now();
     {
       std::unique_lock lock{mu_};
       for (;;) {
@@ -147,7 +145,6 @@ void journal::run() {
         sync_cv_.notify_one();
         return;
       }
-      started = std::chrono::steady_clock::now();
       if (degraded_) {
         // Everything queued fails now: a client waiting for the disk to come
         // back would hold its connection (and the caller's memory) meanwhile.
@@ -169,7 +166,7 @@ void journal::run() {
       }
     }
     if (!refused) {
-      hand_over({std::move(taken), refused, 0, n, started});
+      hand_over({std::move(taken), refused, 0, n});
       taken = {};
       continue;
     }
@@ -210,8 +207,6 @@ void journal::run() {
     if (!st) {
       std::lock_guard lock{mu_};
       ++failed_commits_;
-      sync_seconds_.observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       // An invalid batch (an event over 4 GiB) is its submitter's problem;
       // an I/O error is the disk's, and every later append would meet it.
       if (st.code == errc::io_error && !degraded_) {
@@ -221,7 +216,7 @@ void journal::run() {
         next_attempt_ = std::chrono::steady_clock::now() + backoff_;
       }
     }
-    hand_over({std::move(taken), st, last_seq, n, started});
+    hand_over({std::move(taken), st, last_seq, n});
     taken = {};
   }
 }
@@ -245,19 +240,17 @@ void journal::run_syncer() {
     // answered in their turn.
     uint64_t upto = 0;
     size_t events = 0, batches = 0, answered = 0;
-    std::optional<std::chrono::steady_clock::time_point> first;
     for (const auto& w : round) {
       answered += w.events;
       if (w.st && w.last_seq != 0) {
         upto = w.last_seq;
         events += w.events;
         ++batches;
-        if (!first)
-          first = w.started;
       }
     }
     status st;
     if (upto != 0) {
+      auto started = std::chrono::steady_clock::now();
       try {
         st = log_.sync(upto);
       } catch (const std::exception& ex) {
@@ -266,7 +259,7 @@ void journal::run_syncer() {
         st = {errc::io_error, "sync failed with an unknown exception"};
       }
       sync_seconds_.observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - *first).count());
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       std::lock_guard lock{mu_};
       writes_ += batches;
       if (st) {

@@ -81,8 +81,8 @@ public:
   stats get_stats() const;
 
   // Events per commit (one WAL sync, which may cover several written
-  // batches), and the time from its first batch being taken to the end of
-  // its sync, in seconds; failed commits included in the latter.
+  // batches), and the time each sync took (publishing included), in seconds;
+  // failed syncs included in the latter.
   const histogram& batch_events() const { return batch_events_; }
   const histogram& sync_seconds() const { return sync_seconds_; }
 
@@ -98,7 +98,6 @@ private:
     status st;  // not ok: failed before the sync
     uint64_t last_seq = 0;
     size_t events = 0;
-    std::chrono::steady_clock::time_point started;
   };
   void run();
   void run_syncer();

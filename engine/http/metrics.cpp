@@ -274,20 +274,20 @@ std::string render_metrics(const actors::service_stats& s, const http_metrics& h
                           : 0));
 
   single(out, "blastd_journal_commits_total", "counter",
-         "Group commits (one WriteBatch and WAL sync each).", s.journal_commits);
+         "Group commits (one WAL sync each, for one or more WriteBatches).", s.journal_commits);
   single(out, "blastd_journal_events_total", "counter", "Events committed by the journal.",
          s.journal_events);
   single(out, "blastd_journal_queued_events", "gauge",
-         "Events submitted to the journal and not yet committed.", s.journal_queued_events);
+         "Events submitted to the journal and not yet answered.", s.journal_queued_events);
   single(out, "blastd_journal_failed_commits_total", "counter",
-         "Appends that failed (disk full, I/O error); their submitters got 503.",
+         "Writes and syncs that failed (disk full, I/O error); their submitters got 503.",
          s.journal_failed_commits);
   single(out, "blastd_journal_refused_total", "counter",
          "Submissions refused at once while storage was unavailable.", s.journal_refused);
   family(out, "blastd_journal_batch_events", "histogram", "Events per group commit.");
   histogram_samples(out, "blastd_journal_batch_events", {}, s.journal_batch_events);
   family(out, "blastd_journal_sync_seconds", "histogram",
-         "Time of each append: its WriteBatch and WAL sync.");
+         "Time of each group commit's WAL sync (its batches were written meanwhile).");
   histogram_samples(out, "blastd_journal_sync_seconds", {}, s.journal_sync_seconds);
   single(out, "blastd_storage_available", "gauge",
          "1 while the log takes appends; 0 after a write failed, until it recovers.",
