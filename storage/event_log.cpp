@@ -807,6 +807,7 @@ status event_log::scan_ahead(uint64_t from, const std::function<bool(const event
   std::string bound;
   rocksdb::Slice upper;
   std::thread reader([&] {
+    no_perf_counts();
     status st;
     try {
       rocksdb::ReadOptions ro;

@@ -4,6 +4,8 @@
 // many submissions while the next batch is being written.
 #include "storage/journal.hpp"
 
+#include "storage/rocks.hpp"
+
 #include <algorithm>
 #include <exception>
 #include <string>
@@ -109,6 +111,7 @@ bool journal::try_recover(std::unique_lock<std::mutex>& lock) {
 }
 
 void journal::run() {
+  no_perf_counts();
   std::vector<pending> taken;
   std::vector<event> batch;
   auto hand_over = [this](written&& w) {
@@ -222,6 +225,7 @@ void journal::run() {
 }
 
 void journal::run_syncer() {
+  no_perf_counts();
   std::vector<written> round;
   for (;;) {
     {

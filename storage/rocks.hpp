@@ -5,6 +5,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/metadata.h>
+#include <rocksdb/perf_level.h>
 
 #include <cstdint>
 #include <string>
@@ -41,5 +42,12 @@ inline uint64_t level0_files(rocksdb::DB& db,
   }
   return total;
 }
+
+// RocksDB counts every key comparison (and more) in a thread_local perf
+// context unless the thread says otherwise: its default level is
+// kEnableCount. From the shared library each count costs calls through
+// __tls_get_addr; nothing in blastd reads the counts. Each thread of ours that
+// writes or scans a lot turns them off when it starts.
+inline void no_perf_counts() { rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable); }
 
 } // namespace blast::storage

@@ -326,7 +326,10 @@ status stream_index::drop_blast_streams() {
 void stream_index::start() {
   if (read_only_ || !db_ || thread_.joinable())
     return;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    no_perf_counts();
+    run();
+  });
 }
 
 void stream_index::enqueue(std::vector<index_entry>&& entries, uint64_t upto) {
