@@ -50,8 +50,8 @@ void journal::submit(std::vector<event> events, done_fn done) {
     } else if (queued_events_ != 0 && queued_events_ + events.size() > opts_.max_queued_events) {
       // With nothing in flight any submission is taken, so one larger than the
       // limit is not refused forever.
-      refused = {errc::busy, "journal queue full: " + std::to_string(queued_events_) +
-                               " events queued, limit " +
+      refused = {errc::busy, "journal full: " + std::to_string(queued_events_) +
+                               " events submitted and not yet committed, limit " +
                                std::to_string(opts_.max_queued_events)};
     } else {
       queued_events_ += events.size();
