@@ -110,6 +110,15 @@ bool journal::try_recover(std::unique_lock<std::mutex>& lock) {
   return false;
 }
 
+void journal::degrade(const std::string& error) {
+  if (degraded_)
+    return;
+  degraded_ = true;
+  error_ = error;
+  backoff_ = first_backoff;
+  next_attempt_ = std::chrono::steady_clock::now() + backoff_;
+}
+
 void journal::run() {
   no_perf_counts();
   std::vector<pending> taken;
@@ -211,13 +220,9 @@ void journal::run() {
       std::lock_guard lock{mu_};
       ++failed_commits_;
       // An invalid batch (an event over 4 GiB) is its submitter's problem;
-      // an I/O error is the disk's, and every later append would meet it.
-      if (st.code == errc::io_error && !degraded_) {
-        degraded_ = true;
-        error_ = st.message;
-        backoff_ = first_backoff;
-        next_attempt_ = std::chrono::steady_clock::now() + backoff_;
-      }
+      // an I/O error is the disk's.
+      if (st.code == errc::io_error)
+        degrade(st.message);
     }
     hand_over({std::move(taken), st, last_seq, n});
     taken = {};
@@ -264,27 +269,23 @@ void journal::run_syncer() {
       }
       sync_seconds_.observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
+    {
       std::lock_guard lock{mu_};
-      writes_ += batches;
-      if (st) {
-        ++commits_;
-        committed_events_ += events;
-      } else {
-        ++failed_commits_;
-        if (!degraded_) {
-          degraded_ = true;
-          error_ = st.message;
-          backoff_ = first_backoff;
-          next_attempt_ = std::chrono::steady_clock::now() + backoff_;
+      queued_events_ -= answered;
+      if (upto != 0) {
+        writes_ += batches;
+        if (st) {
+          ++commits_;
+          committed_events_ += events;
+        } else {
+          ++failed_commits_;
+          degrade(st.message);
         }
       }
     }
     if (upto != 0 && st)
       batch_events_.observe(static_cast<double>(events));
-    {
-      std::lock_guard lock{mu_};
-      queued_events_ -= answered;
-    }
     // Without mu_: callbacks may submit() (asynchronously) or read stats.
     for (auto& w : round) {
       const status& answer = w.st ? st : w.st;

@@ -103,6 +103,9 @@ private:
   void run_syncer();
   // While degraded: tries to recover when the back-off allows; true once recovered.
   bool try_recover(std::unique_lock<std::mutex>& lock);
+  // Under mu_: a write or sync failed with an I/O error, which every later
+  // one would meet too; the first error is kept and the back-off starts.
+  void degrade(const std::string& error);
 
   event_log& log_;
   journal_options opts_;
@@ -129,7 +132,6 @@ private:
   bool syncing_ = false;
   bool writer_done_ = false;
   std::condition_variable sync_cv_;  // to the syncer: work, or the writer is done
-  std::condition_variable idle_cv_;  // to the writer: the syncer answered all it took
   std::mutex join_mu_;  // serialises stop()'s join: two threads may not join one thread
   std::thread syncer_;
   std::thread writer_;
