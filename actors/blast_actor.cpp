@@ -221,8 +221,11 @@ void route_work(self_ptr self, const runtime& rt, uint32_t id, deferred w) {
   auto& slot = activate(self, rt, id);
   ++slot.sent;
   if (auto* u = std::get_if<update_msg>(&w)) {
-    status_evidence ev{u->update.observed, now_ms(), storage::event_source::manual,
-                       std::move(u->update.note), {}, {}, {}};
+    status_evidence ev;
+    ev.observed = u->update.observed;
+    ev.time_ms = now_ms();
+    ev.source = storage::event_source::manual;
+    ev.note = std::move(u->update.note);
     // The recipient actor knows the funnel, this actor the whole row (send
     // status, profile): the answer passes back here to be completed. It
     // arrives after the actor's synced_msg, so the row is current.

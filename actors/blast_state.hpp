@@ -141,7 +141,12 @@ struct status_evidence {
   std::string note;             // free text from a manual update
   std::string provider_status;  // the provider's own status text, if any
   std::string event_id;         // the provider's event id, if any
-  std::string raw;              // the raw fragment the evidence was read from, if any
+  // Where the evidence was read from: a webhook's is in the log already (its
+  // webhook_received event, by seq), so the status event names that event
+  // instead of copying the fragment; a push's or a look-up's raw fragment is
+  // logged nowhere else and goes into the status event.
+  uint64_t webhook_seq = 0;     // the webhook_received event; 0 = none
+  std::string raw;              // the raw fragment, when there is no webhook_seq
 };
 storage::event make_status_event(uint64_t blast, uint32_t recipient, const status_evidence& ev,
                                  stage from, stage to, outcome out);

@@ -22,6 +22,7 @@ namespace {
 struct parked_observation {
   std::string transport;
   storage::event_source source;
+  uint64_t webhook_seq;  // the logged webhook it came from; 0 = a push or a look-up
   plugins::observation obs;
   int64_t since_ms;
   std::string reason;
@@ -110,7 +111,7 @@ struct outbox {
 // `again`: an orphaned reply looked at anew, whose event id was remembered
 // when it was orphaned (so that its retries were not listed twice).
 routed route(self_ptr self, const runtime& rt, storage::event_source source,
-             plugins::observation& o, outbox& out, bool again = false) {
+             uint64_t webhook_seq, plugins::observation& o, outbox& out, bool again = false) {
   auto& st = self->state;
   auto observed = stage_of(o.stage);
   if (!observed)
@@ -148,7 +149,9 @@ routed route(self_ptr self, const runtime& rt, storage::event_source source,
   ev.source = source;
   ev.provider_status = std::move(o.provider_status);
   ev.event_id = std::move(o.event_id);
-  ev.raw = std::move(o.raw);
+  ev.webhook_seq = webhook_seq;
+  if (webhook_seq == 0)
+    ev.raw = std::move(o.raw);
   out.add(route_msg{ref->blast, ref->recipient, std::move(ev)});
   return routed::applied;
 }
@@ -179,16 +182,18 @@ void forget_orphan(ingest_state& st, const parked_observation& p) {
 }
 
 void ingest(self_ptr self, const runtime& rt, const std::string& transport,
-            storage::event_source source, plugins::observation o, int64_t since, outbox& out) {
+            storage::event_source source, uint64_t webhook_seq, plugins::observation o,
+            int64_t since, outbox& out) {
   auto& st = self->state;
-  auto r = route(self, rt, source, o, out);
+  auto r = route(self, rt, source, webhook_seq, o, out);
   tally(rt, transport, source, r);
   switch (r) {
     case routed::unbound: {
       if (st.parked_count >= max_parked)
         break;  // bounded; the raw webhook stays in the log either way
       auto key = !o.quoted_id.empty() ? o.quoted_id : o.message_id;
-      st.parked[key].push_back({transport, source, std::move(o), since, "message id not known yet"});
+      st.parked[key].push_back(
+        {transport, source, webhook_seq, std::move(o), since, "message id not known yet"});
       ++st.parked_count;
       break;
     }
@@ -196,7 +201,8 @@ void ingest(self_ptr self, const runtime& rt, const std::string& transport,
       remember(st, o.event_id);  // its retries are the same orphan, listed once
       if (auto phone = parse_phone(o.sender))
         ++st.orphan_phones[*phone];
-      st.orphans.push_back({transport, source, std::move(o), since, "no blast messaged this number"});
+      st.orphans.push_back(
+        {transport, source, webhook_seq, std::move(o), since, "no blast messaged this number"});
       if (st.orphans.size() > max_orphans) {
         forget_orphan(st, st.orphans.front());
         st.orphans.pop_front();
@@ -233,7 +239,7 @@ caf::behavior ingest_actor(self_ptr self, runtime rt) {
       auto now = now_ms();
       outbox out;
       for (auto& o : m.observations)
-        ingest(self, rt, m.transport, m.source, std::move(o), now, out);
+        ingest(self, rt, m.transport, m.source, m.webhook_seq, std::move(o), now, out);
       out.send(self);
     },
     [=](bound_msg& b) {
@@ -256,7 +262,7 @@ caf::behavior ingest_actor(self_ptr self, runtime rt) {
             kept.push_back(std::move(p));
             continue;
           }
-          if (route(self, rt, p.source, p.obs, out, true) == routed::applied) {
+          if (route(self, rt, p.source, p.webhook_seq, p.obs, out, true) == routed::applied) {
             tally(rt, p.transport, p.source, routed::applied);
             forget_orphan(st, p);
           } else {
@@ -273,7 +279,8 @@ caf::behavior ingest_actor(self_ptr self, runtime rt) {
         st.parked.erase(it);
         st.parked_count -= waiting.size();
         for (auto& p : waiting)
-          ingest(self, rt, p.transport, p.source, std::move(p.obs), p.since_ms, out);
+          ingest(self, rt, p.transport, p.source, p.webhook_seq, std::move(p.obs), p.since_ms,
+                 out);
       }
       out.send(self);
     },

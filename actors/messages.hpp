@@ -89,8 +89,10 @@ struct poll_msg { std::vector<poll_item> items; };
 struct sends_done_msg { caf::actor reply_to; std::vector<send_outcome> outcomes; };
 
 // Observations: transport (push) → ingest → manager → blast actor → recipient actor.
+// webhook_seq: the webhook_received event they were read from (0: a push or a
+// look-up), which their status events name instead of repeating the raw fragment.
 struct pushed_msg { std::string transport; storage::event_source source;
-                    std::vector<plugins::observation> observations; };
+                    std::vector<plugins::observation> observations; uint64_t webhook_seq = 0; };
 // A message the provider accepted: for matching unquoted replies by number.
 struct sent_ref { uint64_t phone; uint64_t blast; uint32_t recipient; int64_t sent_ms; };
 // These ids are now resolvable, and these numbers were messaged.

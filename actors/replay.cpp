@@ -20,11 +20,11 @@ constexpr uint8_t replayed_format = 2;
 
 // The eventId member of a status payload read in place, walking the top-level
 // members of make_status_event's serialisation: string members, in the order
-// it writes them, with eventId (when there is one) before raw. Walking stops
-// at raw, so the provider's fragment (most of the bytes) is never searched;
-// replay spent a seventh of its fold looking through it with memmem. Empty:
-// there is none. nullopt: the payload is not of that shape, or the id holds
-// escapes; the caller parses it whole.
+// it writes them, with eventId (when there is one) before the last member,
+// webhook (a number) or raw. Walking stops there, so the provider's fragment
+// (most of the bytes) is never searched; replay spent a seventh of its fold
+// looking through it with memmem. Empty: there is none. nullopt: the payload is
+// not of that shape, or the id holds escapes; the caller parses it whole.
 std::optional<std::string> walk_for_event_id(std::string_view p) {
   if (p.empty() || p.front() != '{')
     return std::nullopt;
@@ -35,7 +35,7 @@ std::optional<std::string> walk_for_event_id(std::string_view p) {
     if (key_end == std::string_view::npos || key_end + 2 >= p.size() || p[key_end + 1] != ':')
       return std::nullopt;
     auto key = p.substr(i + 1, key_end - i - 1);
-    if (key == "raw")
+    if (key == "raw" || key == "webhook")
       return std::string();
     if (p[key_end + 2] != '"')
       return std::nullopt;

@@ -449,9 +449,10 @@ public:
           return;
         }
         // Durable first, answered second, applied third.
-        cb(result<webhook_outcome>::ok({committed.front().seq, obs.size(), std::nullopt}));
+        auto seq = committed.front().seq;
+        cb(result<webhook_outcome>::ok({seq, obs.size(), std::nullopt}));
         caf::anon_send(ingest,
-                       pushed_msg{transport, storage::event_source::webhook, std::move(obs)});
+                       pushed_msg{transport, storage::event_source::webhook, std::move(obs), seq});
       });
   }
 
@@ -462,6 +463,20 @@ public:
   void list_rejected(callback<std::vector<rejected_webhook>> cb) override {
     std::lock_guard<std::mutex> lock(rejected_mu_);
     cb(result<std::vector<rejected_webhook>>::ok({rejected_.rbegin(), rejected_.rend()}));
+  }
+
+  void get_webhook(uint64_t seq, callback<logged_webhook> cb) override {
+    auto* log = log_.get();
+    audit_->post([log, seq, cb = std::move(cb)] {  // a read: not on the caller's I/O thread
+      auto e = log->get(seq);
+      if (!e || (e->type != storage::event_type::webhook_received &&
+                 e->type != storage::event_type::webhook_rejected))
+        return cb(result<logged_webhook>::fail(
+          errc::not_found, "no webhook at seq " + std::to_string(seq)));
+      cb(result<logged_webhook>::ok({e->seq, e->time_ms,
+                                     e->type == storage::event_type::webhook_received,
+                                     std::move(e->payload)}));
+    });
   }
 
   void stop() override {
@@ -524,8 +539,8 @@ private:
       std::vector<plugins::observation> obs;
       if (it->second->parse_webhook(req, obs).ok() && !obs.empty()) {
         ++startup_.webhooks_reapplied;
-        caf::anon_send(rt_.ingest,
-                       pushed_msg{it->first, storage::event_source::webhook, std::move(obs)});
+        caf::anon_send(rt_.ingest, pushed_msg{it->first, storage::event_source::webhook,
+                                              std::move(obs), e.seq});
       }
       return true;
     });

@@ -197,6 +197,14 @@ struct unmatched_item {
   std::string raw;
 };
 
+// A webhook as the log holds it: what status events from it name by seq.
+struct logged_webhook {
+  uint64_t seq = 0;
+  int64_t time_ms = 0;    // when it was received
+  bool accepted = true;   // false: its body did not parse (webhook_rejected)
+  std::string payload;    // the logged JSON: transport, method, path, query, headers, body, …
+};
+
 struct rejected_webhook {
   uint64_t seq = 0;
   std::string transport;
@@ -318,6 +326,8 @@ public:
                               callback<webhook_outcome> cb) = 0;
   virtual void list_unmatched(int64_t older_than_ms, callback<std::vector<unmatched_item>> cb) = 0;
   virtual void list_rejected(callback<std::vector<rejected_webhook>> cb) = 0;
+  // The logged webhook at `seq`, accepted or rejected; not_found for any other seq.
+  virtual void get_webhook(uint64_t seq, callback<logged_webhook> cb) = 0;
 
   // Stops accepting work, lets in-flight commits finish, flushes the journal.
   virtual void stop() = 0;

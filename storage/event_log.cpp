@@ -1006,6 +1006,8 @@ status event_log::impl::gather(
 }
 
 std::optional<event> event_log::get(uint64_t seq) const {
+  if (seq == 0 || seq > last_seq())
+    return std::nullopt;
   rocksdb::PinnableSlice v;
   auto s = impl_->db->Get(rocksdb::ReadOptions{}, impl_->log_cf, seq_key(seq), &v);
   if (!s.ok())

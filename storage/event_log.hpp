@@ -144,6 +144,8 @@ public:
   // Visits a blast's own events (recipient == 0: created, recipients added,
   // lifecycle, report snapshots) without walking its recipients' events.
   status scan_blast_level(uint64_t blast, const std::function<bool(const event&)>& fn) const;
+  // The event at `seq`, once synced (like the scans, it never shows a written
+  // batch before sync() publishes it); nullopt when there is none.
   std::optional<event> get(uint64_t seq) const;
   // The chain hash of the event at `seq` as stored; nullopt when there is none.
   std::optional<hash256> hash_of(uint64_t seq) const;

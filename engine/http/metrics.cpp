@@ -32,6 +32,7 @@ constexpr std::array<const char*, http_metrics::route_count> route_names = {
   "/webhooks/{transport}",
   "/api/unmatched",
   "/api/webhooks/rejected",
+  "/api/webhooks/{seq}",
   "/{asset}",  // the dashboard's files
 };
 
@@ -210,8 +211,10 @@ std::string_view route_of(std::string_view target) {
     return route_names[17];
   if (is({"api", "webhooks", "rejected"}))
     return route_names[18];
-  if (find_embedded(path))
+  if (is({"api", "webhooks", "*"}))
     return route_names[19];
+  if (find_embedded(path))
+    return route_names[20];
   return route_names[0];
 }
 

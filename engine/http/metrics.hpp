@@ -47,7 +47,7 @@ public:
   // (and blastd_http_connections when tracked).
   void render(std::string& out) const;
 
-  static constexpr size_t route_count = 20;
+  static constexpr size_t route_count = 21;
   static constexpr size_t method_count = 8;
   static constexpr size_t status_count = 34;
 

@@ -197,6 +197,8 @@ public:
             return json_response(200, json::object{{"items", std::move(items)}});
           }));
       });
+    if (segs_.size() == 3 && segs_[0] == "api" && segs_[1] == "webhooks")
+      return only("GET", [&] { webhook_at(segs_[2]); });
     if (find_embedded(url_.path()))
       return static_file();
     done_(error_response(404, "not_found", "no route for " + req_.method + " " +
@@ -358,6 +360,27 @@ private:
                           return json_response(200, json::object{{"seq", o.seq},
                                                                  {"observations", o.observations}});
                         }));
+  }
+
+  // A logged webhook, as status events name it ("webhook": seq): the request as
+  // received, body byte for byte, with what became of it.
+  void webhook_at(const std::string& seg) {
+    auto seq = parse_u64(seg);
+    if (!seq) {
+      done_(error_response(404, "not_found", "no webhook at seq '" + seg + "'"));
+      return;
+    }
+    svc_.get_webhook(*seq, reply<actors::logged_webhook>(std::move(done_), [](auto& w) {
+      json::error_code ec;
+      auto v = json::parse(w.payload, ec);
+      json::object o{{"seq", w.seq},
+                     {"receivedAt", format_iso(w.time_ms)},
+                     {"status", w.accepted ? "accepted" : "rejected"}};
+      if (auto* logged = ec ? nullptr : v.if_object())
+        for (auto& [k, val] : *logged)
+          o[k] = std::move(val);
+      return json_response(200, o);
+    }));
   }
 
   void unmatched() {

@@ -40,6 +40,18 @@ BOOST_AUTO_TEST_CASE(event_id_of_reads_the_top_level_id_only) {
   BOOST_TEST(event_id_of(other) == "");
   other.payload = R"({"stage":"re)";
   BOOST_TEST(event_id_of(other) == "");
+  // A webhook's status names its logged webhook (a number member, last) and repeats no raw.
+  status_evidence ev;
+  ev.observed = stage::read;
+  ev.source = blast::storage::event_source::webhook;
+  ev.event_id = "wh-3";
+  ev.webhook_seq = 41;
+  auto named = make_status_event(1, 1, ev, stage::delivered, stage::read, outcome::advanced);
+  BOOST_TEST(named.payload.find("\"webhook\":41}") != std::string::npos, named.payload);
+  BOOST_TEST(named.payload.find("raw") == std::string::npos, named.payload);
+  BOOST_TEST(event_id_of(named) == "wh-3");
+  other.payload = R"({"webhook":7,"eventId":"after-webhook"})";
+  BOOST_TEST(event_id_of(other) == "");
   // Only statuses carry one.
   auto e = status("wh-2", "");
   e.type = blast::storage::event_type::send_failed;

@@ -253,6 +253,10 @@ BOOST_AUTO_TEST_CASE(pushed_statuses_reach_the_funnel_and_replay_equal) {
   auto& last = r.at("events").as_array().back();
   BOOST_TEST(last.at("source").as_string() == "transport");
   BOOST_TEST(last.at("payload").at("providerStatus").as_string() == "DELIVERY_ACK");
+  // A push is logged nowhere else: its status event keeps the raw fragment.
+  BOOST_TEST(json::parse(last.at("payload").at("raw").as_string()).at("status").as_string() ==
+             "DELIVERY_ACK");
+  BOOST_TEST(!last.at("payload").as_object().contains("webhook"));
   auto before = api.get("/api/blasts/1/report");
   before.as_object().erase("calculatedAt");
   api.restart();
@@ -273,6 +277,9 @@ BOOST_AUTO_TEST_CASE(polling_finds_statuses_without_webhooks) {
   auto& last = r.at("events").as_array().back();
   BOOST_TEST(last.at("source").as_string() == "poll");
   BOOST_TEST(last.at("payload").at("stage").as_string() == "delivered");
+  // A look-up's answer is logged nowhere else: the status event keeps it (here: the send document).
+  BOOST_TEST(json::parse(last.at("payload").at("raw").as_string()) == r.at("messageData"),
+             json::serialize(r));
   // Later rounds find nothing new: the same look-up event id is applied once.
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   BOOST_TEST(recipient(api, 1, "1").at("events").as_array().size() == r.at("events").as_array().size());

@@ -101,8 +101,51 @@ BOOST_AUTO_TEST_CASE(statuses_apply_once_per_event_id) {
       ++status_events;
       BOOST_TEST(e.at("source").as_string() == "webhook");
       BOOST_TEST(e.at("payload").at("providerStatus").as_string() == "READ");
+      // It names the webhook it was read from instead of repeating its fragment.
+      BOOST_TEST(e.at("payload").at("webhook").as_int64() == static_cast<int64_t>(before + 1));
+      BOOST_TEST(!e.at("payload").as_object().contains("raw"));
     }
   BOOST_TEST(status_events == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_logged_webhook_is_served_by_its_seq_body_byte_for_byte) {
+  sent_to({"60111111111"});
+  const std::string body = "{\"id\":\"S-60111111111-1\",  \"status\":2,\"eventId\":\"d1\"}\n";
+  auto r = hook(body);
+  BOOST_TEST_REQUIRE(r.status == 200u, r.body);
+  auto seq = json::parse(r.body).at("seq").as_int64();
+  BOOST_TEST_REQUIRE(
+    eventually([&] { return recipient("1").at("stage").as_string() == "delivered"; }));
+  auto named = recipient("1").at("events").as_array().back().at("payload").at("webhook");
+  BOOST_TEST(named.as_int64() == seq);
+
+  auto w = get("/api/webhooks/" + std::to_string(seq));
+  BOOST_TEST(w.at("seq").as_int64() == seq);
+  BOOST_TEST(w.at("status").as_string() == "accepted");
+  BOOST_TEST(w.at("transport").as_string() == "wa");
+  BOOST_TEST(w.at("method").as_string() == "POST");
+  BOOST_TEST(w.at("body").as_string() == body);
+  BOOST_TEST(w.at("headers").at("x-test-signature").as_string() == "good");
+  BOOST_TEST(w.at("observations").as_int64() == 1);
+  BOOST_TEST(w.at("receivedAt").is_string());
+
+  auto bad = hook("{not json");
+  BOOST_TEST_REQUIRE(bad.status == 400u);
+  auto rejected = get("/api/webhooks/rejected").at("items").at(0).at("seq").as_int64();
+  auto rw = get("/api/webhooks/" + std::to_string(rejected));
+  BOOST_TEST(rw.at("status").as_string() == "rejected");
+  BOOST_TEST(rw.at("body").as_string() == "{not json");
+  BOOST_TEST(rw.at("error").is_string());
+
+  // Any other seq, or none, is a 404 with the error shape.
+  for (std::string target : {"/api/webhooks/1", "/api/webhooks/999999", "/api/webhooks/x1",
+                             "/api/webhooks/0"}) {
+    auto e = call_json("GET", target, "", 404);
+    BOOST_TEST(e.at("error").at("code").as_string() == "not_found", target);
+  }
+  BOOST_TEST(call("POST", "/api/webhooks/" + std::to_string(seq), "{}").status == 405u);
+  restart();  // served from the log
+  BOOST_TEST(get("/api/webhooks/" + std::to_string(seq)).at("body").as_string() == body);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_id_is_parked_listed_and_applied_when_it_appears) {

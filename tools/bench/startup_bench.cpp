@@ -429,8 +429,11 @@ void generate(const std::string& dir, const options& o, figures& f) {
   }
   // Short of the target (more events than the funnel gives): agents confirm stages by hand.
   for (uint32_t id = 1; !w.full(); id = id % uint32_t(n) + 1) {
-    actors::status_evidence ev{b.funnel_of(id).current, send_time(id) + 9'000'000,
-                               event_source::manual, "confirmed by agent", {}, {}, {}};
+    actors::status_evidence ev;
+    ev.observed = b.funnel_of(id).current;
+    ev.time_ms = send_time(id) + 9'000'000;
+    ev.source = event_source::manual;
+    ev.note = "confirmed by agent";
     if (ev.observed == stage::pending)
       ev.observed = stage::sent;
     auto from = b.funnel_of(id).current;
