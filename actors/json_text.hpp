@@ -1,18 +1,22 @@
 // JSON text written straight into a string, for the payloads the engine logs
 // at high rates: the same bytes as serializing a Boost.JSON value, without
-// building one (and copying its strings into it) first.
+// building one (and copying its strings into it) first. And the bytes a client
+// sends (webhook bodies, headers) as JSON text, which must be UTF-8.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include <boost/json/object.hpp>
 #include <boost/json/serializer.hpp>
 
 namespace blast::actors {
 
 // `s` as a JSON string (quoted, escaped) at the end of `out`. One serializer
 // per thread, reset for each string: json::serialize built one, and a
-// std::string, per call.
+// std::string, per call. `s` must be UTF-8 (the serializer copies any other
+// byte through, which no JSON parser then reads).
 inline void append_json_string(std::string& out, std::string_view s) {
   thread_local boost::json::serializer sr;
   sr.reset(boost::json::string_view(s.data(), s.size()));
@@ -22,5 +26,19 @@ inline void append_json_string(std::string& out, std::string_view s) {
     out.append(part.data(), part.size());
   }
 }
+
+// Whether `s` is UTF-8 (RFC 3629: no overlongs, no surrogates, nothing past U+10FFFF).
+bool is_utf8(std::string_view s);
+// `s` with each byte that does not begin a valid UTF-8 sequence replaced by U+FFFD: for text
+// shown to people (error messages) that may quote what a client sent.
+std::string to_utf8(std::string_view s);
+
+// Bytes kept verbatim in JSON: as the string member `key` when they are UTF-8, otherwise as
+// `key` + "Base64" (RFC 4648), so that a body a provider sent in another encoding is kept byte
+// for byte and the text around it still parses.
+void append_bytes_member(std::string& out, std::string_view key, std::string_view bytes);
+void put_bytes_member(boost::json::object& o, std::string_view key, std::string_view bytes);
+// The bytes such a member holds in `o`; nullopt when it has neither form.
+std::optional<std::string> bytes_member(const boost::json::object& o, std::string_view key);
 
 } // namespace blast::actors

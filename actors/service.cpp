@@ -412,21 +412,25 @@ public:
     e.type = rejected ? storage::event_type::webhook_rejected : storage::event_type::webhook_received;
     e.source = storage::event_source::webhook;
     e.time_ms = now_ms();
+    // JSON text is UTF-8: the request line and headers as text (a byte that is not becomes
+    // U+FFFD; signatures and the other headers a plugin reads are ASCII), the body byte for
+    // byte (json_text.hpp: base64 when it is not UTF-8).
     json::object headers;
     for (auto& [k, v] : in.headers)
-      headers[k] = v;
+      headers[to_utf8(k)] = to_utf8(v);
+    json::object request{{"transport", transport},    {"method", to_utf8(in.method)},
+                         {"path", to_utf8(in.path)},  {"query", to_utf8(in.query)},
+                         {"headers", std::move(headers)}};
     // The body (up to megabytes) goes straight into the text, not copied into
     // the object first; the bytes are those of serializing it as a member.
-    json::object request{{"transport", transport}, {"method", in.method}, {"path", in.path},
-                         {"query", in.query},      {"headers", std::move(headers)}};
     e.payload = json::serialize(request);
     e.payload.pop_back();  // the closing brace: more members follow
     e.payload.reserve(e.payload.size() + in.body.size() * 9 / 8 + 64);
-    e.payload += ",\"body\":";
-    append_json_string(e.payload, in.body);
+    e.payload += ',';
+    append_bytes_member(e.payload, "body", in.body);
     if (rejected) {
       e.payload += ",\"error\":";
-      append_json_string(e.payload, status.message);
+      append_json_string(e.payload, to_utf8(status.message));
     } else {
       e.payload += ",\"observations\":" + std::to_string(obs.size());
     }
@@ -531,7 +535,8 @@ private:
       auto it = by_name_.find(str("transport"));
       if (!o || it == by_name_.end())
         return true;  // a transport no longer configured: its raw webhooks stay in the log
-      plugins::webhook_request req{str("method"), str("path"), str("query"), {}, str("body")};
+      plugins::webhook_request req{str("method"), str("path"), str("query"), {},
+                                   bytes_member(*o, "body").value_or("")};
       if (auto* h = o->if_contains("headers"); h && h->is_object())
         for (auto& [k, val] : h->get_object())
           if (val.is_string())
@@ -556,7 +561,8 @@ private:
       return x && x->is_string() ? std::string(x->get_string()) : std::string();
     };
     std::lock_guard<std::mutex> lock(rejected_mu_);
-    rejected_.push_back({e.seq, str("transport"), e.time_ms, str("error"), str("body")});
+    rejected_.push_back({e.seq, str("transport"), e.time_ms, str("error"),
+                         o ? bytes_member(*o, "body").value_or("") : std::string()});
     if (rejected_.size() > 10000)
       rejected_.pop_front();
   }

@@ -10,6 +10,7 @@
 #include <boost/url/url_view.hpp>
 
 #include "actors/clock.hpp"
+#include "actors/json_text.hpp"
 #include "actors/phone_number.hpp"
 #include "engine/http/static_files.hpp"
 #include "engine/http/streams.hpp"
@@ -30,39 +31,11 @@ response json_response(unsigned status, const json::value& v) {
   return r;
 }
 
-// Error messages quote request input (the method, the decoded path, a plugin's words), which
-// may be any bytes; JSON text must be UTF-8, so each byte that does not begin a valid UTF-8
-// sequence (RFC 3629: no overlongs, no surrogates, nothing past U+10FFFF) becomes U+FFFD.
-std::string valid_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  size_t i = 0;
-  while (i < s.size()) {
-    auto byte = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
-    unsigned char c = byte(0);
-    size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-             : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    bool ok = n > 0 && i + n <= s.size();
-    for (size_t k = 1; ok && k < n; ++k)
-      ok = (byte(k) & 0xC0) == 0x80;
-    if (ok && n == 3)
-      ok = !(c == 0xE0 && byte(1) < 0xA0) && !(c == 0xED && byte(1) >= 0xA0);
-    if (ok && n == 4)
-      ok = !(c == 0xF0 && byte(1) < 0x90) && !(c == 0xF4 && byte(1) >= 0x90);
-    if (ok) {
-      out.append(s.substr(i, n));
-      i += n;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
-}
-
 response error_with_details(unsigned status, const char* code, const std::string& message,
                             json::array details) {
-  json::object err{{"code", code}, {"message", valid_utf8(message)}};
+  // Messages quote request input (the method, the decoded path, a plugin's words), which may
+  // be any bytes; JSON text must be UTF-8.
+  json::object err{{"code", code}, {"message", actors::to_utf8(message)}};
   if (!details.empty())
     err["details"] = std::move(details);
   return json_response(status, json::object{{"error", std::move(err)}});
@@ -188,12 +161,14 @@ public:
         svc_.list_rejected(reply<std::vector<actors::rejected_webhook>>(
           std::move(done_), [](auto& list) {
             json::array items;
-            for (auto& r : list)
-              items.push_back(json::object{{"seq", r.seq},
-                                           {"transport", r.transport},
-                                           {"receivedAt", format_iso(r.time_ms)},
-                                           {"error", r.error},
-                                           {"body", r.body}});
+            for (auto& r : list) {
+              json::object item{{"seq", r.seq},
+                                {"transport", r.transport},
+                                {"receivedAt", format_iso(r.time_ms)},
+                                {"error", r.error}};
+              actors::put_bytes_member(item, "body", r.body);
+              items.push_back(std::move(item));
+            }
             return json_response(200, json::object{{"items", std::move(items)}});
           }));
       });

@@ -80,6 +80,26 @@ BOOST_AUTO_TEST_CASE(malformed_body_400_kept_in_the_rejected_list) {
   BOOST_TEST(get("/api/webhooks/rejected").at("items").as_array().size() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_body_that_is_not_utf8_is_kept_byte_for_byte_as_base64) {
+  // Signed, so the provider said it; not JSON, not even UTF-8 (a Latin-1 gateway, a cut
+  // multi-byte sequence). JSON text cannot hold these bytes as a string.
+  const std::string body = "{\"note\":\"caf\xE9\", \"cut\":\"\xE2\x82\"";
+  auto r = hook(body);
+  BOOST_TEST_REQUIRE(r.status == 400u);
+  auto check = [&] {
+    auto item = get("/api/webhooks/rejected").at("items").at(0);  // parsed: valid JSON
+    BOOST_TEST(!item.as_object().contains("body"));
+    BOOST_TEST(item.at("bodyBase64").as_string() == "eyJub3RlIjoiY2Fm6SIsICJjdXQiOiLigiI=");
+    auto seq = item.at("seq").as_int64();
+    auto w = get("/api/webhooks/" + std::to_string(seq));
+    BOOST_TEST(w.at("status").as_string() == "rejected");
+    BOOST_TEST(w.at("bodyBase64") == item.at("bodyBase64"));
+  };
+  check();
+  restart();  // the list is rebuilt from the log: the bytes survived it
+  check();
+}
+
 BOOST_AUTO_TEST_CASE(statuses_apply_once_per_event_id) {
   sent_to({"60111111111", "60122222222"});
   auto before = last_seq();
