@@ -87,7 +87,7 @@ public:
     storage::journal_options jo;
     jo.max_queued_events = std::max<size_t>(1, opts_.journal_max_queued_events);
     journal_ = std::make_unique<storage::journal>(*log_, jo);
-    audit_ = std::make_unique<worker_pool>(1);
+    audit_ = std::make_unique<worker_pool>(1, "log-reader");
     system_ = std::make_unique<caf::actor_system>(configure(cfg_, opts_.threads));
     rt_.log = log_.get();
     rt_.journal = journal_.get();
@@ -162,7 +162,7 @@ public:
         error = "transport '" + t.name + "': plugin " + t.plugin + " cannot send";
         return false;
       }
-      auto pool = std::make_shared<worker_pool>(t.workers);
+      auto pool = std::make_shared<worker_pool>(t.workers, "tx-" + t.name);
       instances_.push_back(inst);
       by_name_[t.name] = inst;
       pools_.push_back(pool);

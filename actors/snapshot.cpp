@@ -9,6 +9,8 @@
 
 #include <boost/json.hpp>
 
+#include "storage/thread_name.hpp"
+
 namespace json = boost::json;
 
 namespace blast::actors {
@@ -115,7 +117,10 @@ bool load_snapshot(const storage::event_log& log, replayed& into, std::string& w
 snapshotter::snapshotter(storage::event_log& log, uint64_t every_events, uint64_t snapshot_seq,
                          log_fn say)
   : log_(log), every_(every_events), say_(std::move(say)), seq_(snapshot_seq) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    storage::name_this_thread("snapshot");
+    run();
+  });
 }
 
 snapshotter::~snapshotter() {

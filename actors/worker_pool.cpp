@@ -1,11 +1,14 @@
 // The worker pool: one queue, N threads.
 #include "actors/worker_pool.hpp"
 
+#include "storage/thread_name.hpp"
+
 namespace blast::actors {
 
-worker_pool::worker_pool(size_t threads) {
+worker_pool::worker_pool(size_t threads, const std::string& name) {
   for (size_t i = 0; i < std::max<size_t>(1, threads); ++i)
-    threads_.emplace_back([this] {
+    threads_.emplace_back([this, name] {
+      storage::name_this_thread(name);
       for (;;) {
         std::function<void()> job;
         {

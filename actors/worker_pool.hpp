@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -14,7 +15,8 @@ namespace blast::actors {
 
 class worker_pool {
 public:
-  explicit worker_pool(size_t threads);
+  // `name`: its threads' name (storage/thread_name.hpp), e.g. the transport's.
+  worker_pool(size_t threads, const std::string& name);
   ~worker_pool();  // finishes queued work, then joins
   worker_pool(const worker_pool&) = delete;
   worker_pool& operator=(const worker_pool&) = delete;

@@ -5,6 +5,7 @@
 #include "storage/journal.hpp"
 
 #include "storage/rocks.hpp"
+#include "storage/thread_name.hpp"
 
 #include <algorithm>
 #include <exception>
@@ -35,8 +36,14 @@ constexpr std::chrono::milliseconds max_backoff{1000};
 
 journal::journal(event_log& log, journal_options opts) : log_(log), opts_(opts) {
   // Started last: they read every other member.
-  syncer_ = std::thread([this] { run_syncer(); });
-  writer_ = std::thread([this] { run(); });
+  syncer_ = std::thread([this] {
+    name_this_thread("journal-sync");
+    run_syncer();
+  });
+  writer_ = std::thread([this] {
+    name_this_thread("journal-write");
+    run();
+  });
 }
 
 journal::~journal() { stop(); }

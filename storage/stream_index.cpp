@@ -33,6 +33,7 @@
 #include "storage/event.hpp"
 #include "storage/event_log.hpp"
 #include "storage/rocks.hpp"
+#include "storage/thread_name.hpp"
 
 namespace blast::storage {
 
@@ -327,6 +328,7 @@ void stream_index::start() {
   if (read_only_ || !db_ || thread_.joinable())
     return;
   thread_ = std::thread([this] {
+    name_this_thread("log-index");
     no_perf_counts();
     run();
   });

@@ -16,6 +16,7 @@
 #include "engine/http/server.hpp"
 #include "engine/http/session.hpp"
 #include "engine/log.hpp"
+#include "storage/thread_name.hpp"
 
 namespace net = boost::asio;
 using tcp = boost::asio::ip::tcp;
@@ -151,7 +152,10 @@ server::server(router& r, server_options opts) : impl_(std::make_unique<impl>(r,
   impl_->port = a.local_endpoint().port();
   impl_->accept();
   for (size_t i = 0; i < std::max<size_t>(1, impl_->opts.threads); ++i)
-    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+    impl_->threads.emplace_back([this] {
+      storage::name_this_thread("http");
+      impl_->ioc.run();
+    });
 }
 
 server::~server() { stop(); }
