@@ -222,7 +222,8 @@ unmatched_item item_of(const parked_observation& p) {
           p.obs.provider_status,
           p.obs.event_id,
           p.since_ms,
-          p.obs.raw};
+          p.obs.raw,
+          p.webhook_seq};
 }
 
 caf::behavior ingest_actor(self_ptr self, runtime rt) {

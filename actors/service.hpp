@@ -195,6 +195,7 @@ struct unmatched_item {
   std::string event_id;
   int64_t since_ms = 0;
   std::string raw;
+  uint64_t webhook_seq = 0;  // the logged webhook it came from; 0 = a push or a look-up
 };
 
 // A webhook as the log holds it: what status events from it name by seq.

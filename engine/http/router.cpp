@@ -385,6 +385,8 @@ private:
                                              opt("providerStatus", u.provider_status);
                                              opt("eventId", u.event_id);
                                              opt("raw", u.raw);
+                                             if (u.webhook_seq != 0)
+                                               o["webhook"] = u.webhook_seq;
                                              items.push_back(std::move(o));
                                            }
                                            return json_response(

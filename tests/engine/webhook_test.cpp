@@ -170,18 +170,23 @@ BOOST_AUTO_TEST_CASE(a_logged_webhook_is_served_by_its_seq_body_byte_for_byte) {
 
 BOOST_AUTO_TEST_CASE(unknown_id_is_parked_listed_and_applied_when_it_appears) {
   // The webhook wins the race against the send response (here: the blast does not exist yet).
-  BOOST_TEST(hook(R"({"id":"S-60133333333-1","status":2,"eventId":"early"})").status == 200u);
+  auto early = hook(R"({"id":"S-60133333333-1","status":2,"eventId":"early"})");
+  BOOST_TEST(early.status == 200u);
   BOOST_TEST_REQUIRE(eventually([&] {
     return get("/api/unmatched?olderThan=0s").at("items").as_array().size() == 1u;
   }));
   auto item = get("/api/unmatched?olderThan=0s").at("items").at(0);
   BOOST_TEST(item.at("messageId").as_string() == "S-60133333333-1");
   BOOST_TEST(item.at("stage").as_string() == "delivered");
+  BOOST_TEST(item.at("webhook") == json::parse(early.body).at("seq"));  // where it came from
   BOOST_TEST(get("/api/unmatched").at("items").as_array().empty());  // younger than 60 s
   sent_to({"60133333333"});
   BOOST_TEST_REQUIRE(
     eventually([&] { return recipient("1").at("stage").as_string() == "delivered"; }));
   BOOST_TEST(get("/api/unmatched?olderThan=0s").at("items").as_array().empty());
+  // Applied once bound, its status event still names the webhook it was read from.
+  BOOST_TEST(recipient("1").at("events").as_array().back().at("payload").at("webhook") ==
+             json::parse(early.body).at("seq"));
   call_json("GET", "/api/unmatched?olderThan=soon", "", 422);
 }
 
