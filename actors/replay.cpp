@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 
+#include "actors/clock.hpp"
 #include "storage/fingerprint_table.hpp"
 
 namespace json = boost::json;
@@ -87,7 +88,10 @@ bool replayed::apply(const storage::event& e, std::string& error) {
   switch (e.type) {
     case storage::event_type::webhook_received:
       webhooks.emplace_back(e.seq, e.time_ms);
-      while (webhooks.front().second < e.time_ms - webhook_window_ms)
+      // Not empty-checked by the newest alone: a damaged snapshot's negative window puts
+      // the horizon after it.
+      for (auto horizon = ms_before(e.time_ms, webhook_window_ms);
+           !webhooks.empty() && webhooks.front().second < horizon;)
         webhooks.pop_front();
       break;
     case storage::event_type::webhook_rejected:

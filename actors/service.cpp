@@ -517,7 +517,7 @@ private:
   void reapply_webhooks(std::deque<std::pair<uint64_t, int64_t>>& webhooks) {
     if (webhooks.empty() || opts_.reapply_webhooks_ms <= 0)
       return;
-    int64_t horizon = webhooks.back().second - opts_.reapply_webhooks_ms;
+    int64_t horizon = ms_before(webhooks.back().second, opts_.reapply_webhooks_ms);
     auto first = std::find_if(webhooks.begin(), webhooks.end(),
                               [&](auto& w) { return w.second >= horizon; });
     uint64_t from = first->first;

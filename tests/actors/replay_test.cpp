@@ -2,7 +2,10 @@
 #define BOOST_TEST_MODULE actors_replay
 #include <boost/test/unit_test.hpp>
 
+#include "actors/clock.hpp"
 #include "actors/replay.hpp"
+
+#include <limits>
 
 using namespace blast::actors;
 
@@ -56,4 +59,37 @@ BOOST_AUTO_TEST_CASE(event_id_of_reads_the_top_level_id_only) {
   auto e = status("wh-2", "");
   e.type = blast::storage::event_type::send_failed;
   BOOST_TEST(event_id_of(e) == "");
+}
+
+BOOST_AUTO_TEST_CASE(the_webhook_window_holds_at_the_ends_of_time) {
+  // Times and the window come from a log or a snapshot, which may be damaged: the window's
+  // horizon saturates instead of overflowing (the sanitizer build fails on the overflow).
+  auto webhook = [](uint64_t seq, int64_t time_ms) {
+    blast::storage::event e;
+    e.seq = seq;
+    e.type = blast::storage::event_type::webhook_received;
+    e.time_ms = time_ms;
+    return e;
+  };
+  constexpr int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
+  std::string error;
+  replayed r;
+  BOOST_TEST(r.apply(webhook(1, lo), error));
+  BOOST_TEST(r.apply(webhook(2, lo + 5), error));
+  BOOST_TEST(r.webhooks.size() == 2u);  // both within the hour
+  BOOST_TEST(r.apply(webhook(3, hi), error));
+  BOOST_TEST(r.webhooks.size() == 1u);  // only the newest is within the hour
+  r.webhook_window_ms = hi;
+  BOOST_TEST(r.apply(webhook(4, lo + 1), error));
+  BOOST_TEST(r.webhooks.size() == 2u);  // lo + 1 - hi saturates at lo: nothing is older
+
+  replayed damaged;  // a damaged snapshot's negative window: the horizon after the newest
+  damaged.webhook_window_ms = -1;
+  BOOST_TEST(damaged.apply(webhook(1, 0), error));
+  BOOST_TEST(damaged.webhooks.empty());  // "older" than 0 + 1, the newest too: and no crash
+  BOOST_TEST(damaged.apply(webhook(2, hi), error));
+  BOOST_TEST(damaged.webhooks.size() == 1u);  // hi + 1 saturates at hi
+  BOOST_TEST(ms_before(lo, 1) == lo);
+  BOOST_TEST(ms_before(hi, -1) == hi);
+  BOOST_TEST(ms_before(10, 3) == 7);
 }
