@@ -452,7 +452,7 @@ storage::event make_status_event(uint64_t blast, uint32_t recipient, const statu
   // of these members, the provider's raw JSON copied in, was ~4% of blastd's CPU under batched
   // webhooks. A webhook's status names its logged webhook instead of repeating the fragment:
   // the copy (escaped, ~1.25× the bytes) doubled what the journal hashed, wrote and flushed,
-  // ~15% of blastd's CPU per batched status.
+  // 10–15% of blastd's CPU per batched status.
   auto& p = e.payload;
   p.reserve(80 + ev.note.size() + ev.provider_status.size() + ev.event_id.size() +
             ev.raw.size() * 5 / 4);

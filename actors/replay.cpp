@@ -88,8 +88,8 @@ bool replayed::apply(const storage::event& e, std::string& error) {
   switch (e.type) {
     case storage::event_type::webhook_received:
       webhooks.emplace_back(e.seq, e.time_ms);
-      // Not empty-checked by the newest alone: a damaged snapshot's negative window puts
-      // the horizon after it.
+      // Checked for empty: a damaged snapshot's negative window puts the horizon past the
+      // newest webhook too.
       for (auto horizon = ms_before(e.time_ms, webhook_window_ms);
            !webhooks.empty() && webhooks.front().second < horizon;)
         webhooks.pop_front();

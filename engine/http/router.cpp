@@ -354,6 +354,8 @@ private:
       if (auto* logged = ec ? nullptr : v.if_object())
         for (auto& [k, val] : *logged)
           o[k] = std::move(val);
+      else  // a log written before bodies were kept as base64 may hold bytes JSON cannot
+        actors::put_bytes_member(o, "payload", w.payload);
       return json_response(200, o);
     }));
   }

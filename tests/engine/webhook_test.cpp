@@ -3,6 +3,7 @@
 // de-duplication by event id, parking until the message id is known, and
 // replies matched by quoted id or by the sender's number.
 #define BOOST_TEST_MODULE engine_webhooks
+#include "storage/event_log.hpp"
 #include "tests/support/api_harness.hpp"
 
 namespace json = boost::json;
@@ -98,6 +99,30 @@ BOOST_AUTO_TEST_CASE(a_body_that_is_not_utf8_is_kept_byte_for_byte_as_base64) {
   check();
   restart();  // the list is rebuilt from the log: the bytes survived it
   check();
+}
+
+BOOST_AUTO_TEST_CASE(an_older_logs_unreadable_webhook_is_served_as_base64) {
+  // A build before bodies were kept as base64 logged a non-UTF-8 body's bytes as they were:
+  // that payload does not parse, and the endpoint still serves every byte of it.
+  const std::string payload = "{\"transport\":\"wa\",\"body\":\"caf\xE9\",\"error\":\"x\"}";
+  stop();
+  {
+    storage::status st;
+    auto log = storage::event_log::open(data_dir(), {}, st);
+    BOOST_TEST_REQUIRE(bool(log), st.message);
+    storage::event e;
+    e.type = storage::event_type::webhook_rejected;
+    e.source = storage::event_source::webhook;
+    e.time_ms = 1'700'000'000'000;
+    e.payload = payload;
+    std::vector<storage::event> batch{e};
+    BOOST_TEST_REQUIRE(bool(log->append(batch)));
+  }
+  start();
+  auto w = get("/api/webhooks/" + std::to_string(last_seq()));
+  BOOST_TEST(w.at("status").as_string() == "rejected");
+  BOOST_TEST(w.at("payloadBase64").as_string() ==
+             "eyJ0cmFuc3BvcnQiOiJ3YSIsImJvZHkiOiJjYWbpIiwiZXJyb3IiOiJ4In0=");
 }
 
 BOOST_AUTO_TEST_CASE(statuses_apply_once_per_event_id) {
