@@ -452,11 +452,15 @@ public:
           cb(result<webhook_outcome>::fail(errc::rejected, message));
           return;
         }
-        // Durable first, answered second, applied third.
+        // Durable first, queued for the ingest actor second, answered third, applied after:
+        // once a provider (or a test) has the 2xx, whatever it asks the ingest actor next
+        // (the unmatched list) comes after these observations in its mailbox. Answering
+        // first let a preempted syncer thread reorder the two (seen under CPU load).
         auto seq = committed.front().seq;
-        cb(result<webhook_outcome>::ok({seq, obs.size(), std::nullopt}));
+        auto count = obs.size();
         caf::anon_send(ingest,
                        pushed_msg{transport, storage::event_source::webhook, std::move(obs), seq});
+        cb(result<webhook_outcome>::ok({seq, count, std::nullopt}));
       });
   }
 
