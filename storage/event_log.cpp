@@ -229,6 +229,9 @@ struct event_log::impl {
   // `found`; errc::not_found when it is missing.
   status read_schema(const rocksdb::ReadOptions& ro, uint32_t* found = nullptr) const;
   status scan_from(uint64_t from, const std::function<bool(const event&)>& fn) const;
+  // The stored value of the event at `seq` once published (like the scans, a point read
+  // never shows a written batch before sync()); false when there is none.
+  bool read_published(uint64_t seq, rocksdb::PinnableSlice& value) const;
   // A running log's scans stop after its last published event: those after it
   // may be written but not synced yet. An audit reads all there is (whatever
   // lies beyond meta is verify()'s to report). `key` and `upper` hold the
@@ -1005,20 +1008,25 @@ status event_log::impl::gather(
   });
 }
 
+bool event_log::impl::read_published(uint64_t seq, rocksdb::PinnableSlice& value) const {
+  {
+    std::lock_guard lock{mu};
+    if (seq == 0 || seq > last_seq)
+      return false;
+  }
+  return db->Get(rocksdb::ReadOptions{}, log_cf, seq_key(seq), &value).ok();
+}
+
 std::optional<event> event_log::get(uint64_t seq) const {
-  if (seq == 0 || seq > last_seq())
-    return std::nullopt;
   rocksdb::PinnableSlice v;
-  auto s = impl_->db->Get(rocksdb::ReadOptions{}, impl_->log_cf, seq_key(seq), &v);
-  if (!s.ok())
+  if (!impl_->read_published(seq, v))
     return std::nullopt;
   return decode(seq, view(v));
 }
 
 std::optional<hash256> event_log::hash_of(uint64_t seq) const {
   rocksdb::PinnableSlice v;
-  auto key = seq_key(seq);
-  if (!impl_->db->Get(rocksdb::ReadOptions{}, impl_->log_cf, key, &v).ok())
+  if (!impl_->read_published(seq, v))
     return std::nullopt;
   return chain_hash(seq, view(v));
 }

@@ -147,7 +147,8 @@ public:
   // The event at `seq`, once synced (like the scans, it never shows a written
   // batch before sync() publishes it); nullopt when there is none.
   std::optional<event> get(uint64_t seq) const;
-  // The chain hash of the event at `seq` as stored; nullopt when there is none.
+  // The chain hash of the event at `seq` as stored, once synced (as get());
+  // nullopt when there is none.
   std::optional<hash256> hash_of(uint64_t seq) const;
   std::optional<recipient_ref> find_message(std::string_view message_id) const;
 

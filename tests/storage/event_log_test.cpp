@@ -947,6 +947,7 @@ BOOST_AUTO_TEST_CASE(a_written_batch_is_seen_only_once_synced) {
   BOOST_TEST(stream(2, 1).empty());
   BOOST_TEST(!log->find_message("msg-unsynced"));
   BOOST_TEST(!log->get(3));
+  BOOST_TEST(!log->hash_of(3));
   // The next write chains to it, synced or not.
   std::vector<event> next{make_event(2, 1, "after")};
   BOOST_TEST_REQUIRE(bool(log->write(next)));
@@ -962,7 +963,9 @@ BOOST_AUTO_TEST_CASE(a_written_batch_is_seen_only_once_synced) {
   BOOST_TEST(found->recipient == 1u);
   BOOST_TEST_REQUIRE(bool(log->get(3)));
   BOOST_TEST(log->get(3)->payload == "unsynced");
+  BOOST_TEST(bool(log->hash_of(3)));
   BOOST_TEST(!log->get(5));
+  BOOST_TEST(!log->hash_of(5));
   // ...and the rest with the next one.
   BOOST_TEST_REQUIRE(bool(log->sync(5)));
   BOOST_TEST(log->last_seq() == 5u);
