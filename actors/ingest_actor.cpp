@@ -226,6 +226,11 @@ unmatched_item item_of(const parked_observation& p) {
           p.webhook_seq};
 }
 
+void ingest_all(self_ptr self, const runtime& rt, pushed_msg& m, int64_t now, outbox& out) {
+  for (auto& o : m.observations)
+    ingest(self, rt, m.transport, m.source, m.webhook_seq, std::move(o), now, out);
+}
+
 caf::behavior ingest_actor(self_ptr self, runtime rt) {
   return {
     [=](caf::actor& manager) { self->state.manager = std::move(manager); },
@@ -237,10 +242,17 @@ caf::behavior ingest_actor(self_ptr self, runtime rt) {
         add_sent(st, r);
     },
     [=](pushed_msg& m) {
+      outbox out;
+      ingest_all(self, rt, m, now_ms(), out);
+      out.send(self);
+    },
+    [=](pushed_batch_msg& m) {
+      // One outbox for the whole round: one routes message per blast, so the
+      // blast actors commit the round's statuses together too.
       auto now = now_ms();
       outbox out;
-      for (auto& o : m.observations)
-        ingest(self, rt, m.transport, m.source, m.webhook_seq, std::move(o), now, out);
+      for (auto& part : m.parts)
+        ingest_all(self, rt, part, now, out);
       out.send(self);
     },
     [=](bound_msg& b) {

@@ -93,6 +93,9 @@ struct sends_done_msg { caf::actor reply_to; std::vector<send_outcome> outcomes;
 // look-up), which their status events name instead of repeating the raw fragment.
 struct pushed_msg { std::string transport; storage::event_source source;
                     std::vector<plugins::observation> observations; uint64_t webhook_seq = 0; };
+// The webhooks one journal round made durable, in the order they were logged:
+// one message (one wake-up of the ingest actor) per WAL sync, not per webhook.
+struct pushed_batch_msg { std::vector<pushed_msg> parts; };
 // A message the provider accepted: for matching unquoted replies by number.
 struct sent_ref { uint64_t phone; uint64_t blast; uint32_t recipient; int64_t sent_ms; };
 // These ids are now resolvable, and these numbers were messaged.
@@ -151,6 +154,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::withdraw_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::poll_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::withdrawn_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::pushed_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::pushed_batch_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::bound_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::ingest_seed_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(blast::actors::unmatched_msg)

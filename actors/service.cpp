@@ -86,6 +86,7 @@ public:
 
     storage::journal_options jo;
     jo.max_queued_events = std::max<size_t>(1, opts_.journal_max_queued_events);
+    jo.after_round = [this] { end_webhook_round(); };
     journal_ = std::make_unique<storage::journal>(*log_, jo);
     audit_ = std::make_unique<worker_pool>(1, "log-reader");
     system_ = std::make_unique<caf::actor_system>(configure(cfg_, opts_.threads));
@@ -435,11 +436,10 @@ public:
       e.payload += ",\"observations\":" + std::to_string(obs.size());
     }
     e.payload += '}';
-    auto ingest = rt_.ingest;
     auto self = this;
     journal_->submit(
       {std::move(e)},
-      [self, ingest, transport, rejected, counters, message = status.message, obs = std::move(obs),
+      [self, transport, rejected, counters, message = status.message, obs = std::move(obs),
        cb = std::move(cb)](const storage::status& st, std::vector<storage::event>&& committed) mutable {
         if (!st) {
           auto code = st.code == storage::errc::busy ? errc::busy : errc::unavailable;
@@ -456,12 +456,27 @@ public:
         // once a provider (or a test) has the 2xx, whatever it asks the ingest actor next
         // (the unmatched list) comes after these observations in its mailbox. Answering
         // first let a preempted syncer thread reorder the two (seen under CPU load).
+        // Both wait for the end of the journal's round (end_webhook_round), which sends
+        // the round's webhooks to the ingest actor as one message, then answers them.
         auto seq = committed.front().seq;
         auto count = obs.size();
-        caf::anon_send(ingest,
-                       pushed_msg{transport, storage::event_source::webhook, std::move(obs), seq});
-        cb(result<webhook_outcome>::ok({seq, count, std::nullopt}));
+        auto& round = self->webhook_round_;
+        round.parts.push_back({transport, storage::event_source::webhook, std::move(obs), seq});
+        round.answers.push_back({std::move(cb), seq, count});
       });
+  }
+
+  // journal_options::after_round, on the syncer thread: the webhooks the round made
+  // durable go to the ingest actor in one message, and only then are they answered.
+  void end_webhook_round() {
+    auto& round = webhook_round_;
+    if (round.parts.empty())
+      return;
+    caf::anon_send(rt_.ingest, pushed_batch_msg{std::move(round.parts)});
+    round.parts = {};
+    for (auto& a : round.answers)
+      a.cb(result<webhook_outcome>::ok({a.seq, a.observations, std::nullopt}));
+    round.answers.clear();
   }
 
   void list_unmatched(int64_t older_than_ms, callback<std::vector<unmatched_item>> cb) override {
@@ -591,6 +606,16 @@ private:
   std::map<std::string, std::shared_ptr<plugins::transport_instance>> by_name_;
   std::mutex rejected_mu_;
   std::deque<rejected_webhook> rejected_;
+  // Webhooks made durable in the journal's current round (syncer thread only).
+  struct round_answer {
+    callback<webhook_outcome> cb;
+    uint64_t seq;
+    size_t observations;
+  };
+  struct {
+    std::vector<pushed_msg> parts;
+    std::vector<round_answer> answers;
+  } webhook_round_;
   std::atomic<uint64_t> next_blast_{1};
   std::atomic<uint64_t> active_recipients_{0};
   counters_map counters_;  // filled by start_transports(), then only read

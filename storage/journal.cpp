@@ -18,11 +18,12 @@ namespace {
 
 // Callbacks must not throw (see journal.hpp); if one does, the writer must
 // still acknowledge the others, so the exception is dropped here.
-void call(const journal::done_fn& done, const status& st, std::vector<event>&& events) {
-  if (!done)
+template <class Fn, class... Args>
+void call(const Fn& fn, Args&&... args) {
+  if (!fn)
     return;
   try {
-    done(st, std::move(events));
+    fn(std::forward<Args>(args)...);
   } catch (...) {
   }
 }
@@ -310,6 +311,7 @@ void journal::run_syncer() {
       for (auto& p : w.taken)
         call(p.done, answer, std::move(p.events));
     }
+    call(opts_.after_round);
     round.clear();
     {
       std::lock_guard lock{mu_};

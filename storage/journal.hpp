@@ -18,7 +18,8 @@
 // event_log::write.)
 //
 // Thread safety: submit() and stop() are thread-safe. Callbacks run on the
-// syncer thread, in the order the submissions were taken; they must be quick
+// syncer thread, in the order the submissions were taken, each round's
+// followed by journal_options::after_round; they must be quick
 // and must not call submit() synchronously and wait for it (that would
 // deadlock the syncer).
 #pragma once
@@ -44,6 +45,11 @@ namespace blast::storage {
 struct journal_options {
   size_t max_batch_events = 4096;    // events per WriteBatch, at most (one submission is never split)
   size_t max_queued_events = 1 << 20;  // past this, submit() fails with errc::busy
+  // Run on the syncer thread after the callbacks of each round (one WAL sync
+  // and every submission it acknowledged), so that callers can pass on what
+  // those callbacks gathered as one message instead of one each. Must be quick
+  // and must not throw, like the callbacks.
+  std::function<void()> after_round;
 };
 
 class journal {

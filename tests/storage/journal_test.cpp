@@ -205,7 +205,9 @@ BOOST_AUTO_TEST_CASE(stop_drains_then_refuses) {
 
 BOOST_AUTO_TEST_CASE(busy_when_the_queue_is_full) {
   acks done;
-  journal j{*log, journal_options{/*max_batch_events=*/4096, /*max_queued_events=*/4}};
+  journal_options opts;
+  opts.max_queued_events = 4;
+  journal j{*log, opts};
   // After the journal: destroyed first, its broken promise frees a blocked writer.
   writer_block block;
   block.submit_to(j);
@@ -239,7 +241,10 @@ BOOST_AUTO_TEST_CASE(busy_when_the_queue_is_full) {
 
 BOOST_AUTO_TEST_CASE(batches_take_whole_submissions_up_to_max_batch_events) {
   acks done;
-  journal j{*log, journal_options{/*max_batch_events=*/10, /*max_queued_events=*/1000}};
+  journal_options opts;
+  opts.max_batch_events = 10;
+  opts.max_queued_events = 1000;
+  journal j{*log, opts};
   writer_block block;
   block.submit_to(j);
   auto before = j.get_stats().writes;
@@ -271,6 +276,57 @@ BOOST_AUTO_TEST_CASE(a_throwing_callback_does_not_stop_the_writer) {
   BOOST_TEST(done.ok() == 2u, done.last_error());
   j.stop();
   BOOST_TEST(log->last_seq() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(after_round_follows_each_rounds_callbacks_on_the_syncer) {
+  // What the syncer ran, in order: 'c' a callback, 'r' the after_round hook.
+  std::string order;
+  std::thread::id syncer;
+  bool other_thread = false;
+  journal_options opts;
+  opts.after_round = [&] {
+    if (syncer == std::thread::id{})
+      syncer = std::this_thread::get_id();  // the blocker's round, the first
+    other_thread |= std::this_thread::get_id() != syncer;
+    order += 'r';
+  };
+  acks done;
+  {
+    journal j{*log, opts};
+    writer_block block;  // the first round is the blocked write alone; the rest queue meanwhile
+    block.submit_to(j);
+    constexpr int submitters = 4, each = 50;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < submitters; ++t)
+      threads.emplace_back([&] {
+        for (int i = 0; i < each; ++i)
+          j.submit(make_events(1, "x"), [&](const status& st, std::vector<event>&&) {
+            if (syncer == std::thread::id{})
+              syncer = std::this_thread::get_id();
+            other_thread |= std::this_thread::get_id() != syncer;
+            order += 'c';
+            done.record(st);
+          });
+      });
+    for (auto& t : threads)
+      t.join();
+    block.release.set_value();
+    BOOST_TEST_REQUIRE(done.wait_for(submitters * each));
+    j.stop();
+  }
+  BOOST_TEST(done.ok() == 200u, done.last_error());
+  BOOST_TEST(!other_thread);
+  // Every round answers at least one submission, then runs the hook once: the
+  // log ends with the hook, and never runs it twice in a row. The 200
+  // submissions queued behind the blocked write take more than one callback
+  // per round on average.
+  BOOST_TEST_REQUIRE(!order.empty());
+  BOOST_TEST(order.back() == 'r');
+  BOOST_TEST(order.find("rr") == std::string::npos, order);
+  auto rounds = std::count(order.begin(), order.end(), 'r');
+  BOOST_TEST(std::count(order.begin(), order.end(), 'c') == 200);
+  BOOST_TEST(rounds >= 1);
+  BOOST_TEST(rounds < 200);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
