@@ -1,5 +1,5 @@
 // The HTTP/1.1 server: a listener accepting connections and one session per
-// connection (Boost.Beast), each on its own strand, handing requests to the
+// connection (Boost.Beast), serialized on its executor, handing requests to the
 // router. Beast stays in the .cpp files behind this header.
 #pragma once
 

@@ -219,7 +219,7 @@ void session::on_read(beast::error_code ec) {
     buffer_.shrink_to_fit();  // idle keep-alive connections stay small
   log_prefix_ = req.method + " " + req.target;
   router_.handle(std::move(req), [self = shared_from_this(), keep_alive](response res) {
-    // Called on whichever thread finished the work: back onto our strand.
+    // Called on whichever thread finished the work: back onto the connection's executor.
     net::post(self->stream_.get_executor(), [self, keep_alive, res = std::move(res)]() mutable {
       self->write(std::move(res), keep_alive, false);
     });

@@ -1,5 +1,5 @@
 // One HTTP connection: reads a request (with limits and a read timeout),
-// hands it to the router, writes the answer on the connection's strand, and
+// hands it to the router, writes the answer on the connection's executor, and
 // keeps the connection alive as the client asks. Private to engine/http.
 #pragma once
 
@@ -59,7 +59,7 @@ public:
   void refuse(response res);
   // Shutdown: an idle connection (no request begun) or a stream is closed at
   // once; a request in progress is answered, then its connection closed.
-  // Thread-safe: runs on the session's strand.
+  // Thread-safe: runs on the session's executor.
   void drain();
 
 private:
