@@ -5,10 +5,12 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <optional>
 
 #include "actors/clock.hpp"
 #include "actors/messages.hpp"
 #include "actors/phone_number.hpp"
+#include "actors/token_bucket.hpp"
 #include "actors/worker_pool.hpp"
 
 namespace blast::actors {
@@ -27,10 +29,7 @@ struct transport_state {
   std::shared_ptr<plugins::transport_instance> instance;
   std::shared_ptr<worker_pool> workers;
   transport_counters* counters = nullptr;
-  double rate = 0;                  // sends per second; 0 = unlimited
-  double burst = 1;                 // token bucket size
-  double tokens = 0;
-  steady::time_point refilled;
+  std::optional<token_bucket> pace;  // the rate limit; none = unlimited
   uint32_t max_in_flight = 256;
   uint32_t in_flight = 0;
   steady::time_point paused_until;  // a provider's retry-after
@@ -88,21 +87,14 @@ void dispatch_now(self_ptr self) {
     arm_tick(self, st.paused_until - now);
     return;
   }
-  if (st.rate > 0) {
-    st.tokens = std::min(st.burst, st.tokens + st.rate * std::chrono::duration<double>(
-                                                          now - st.refilled).count());
-    st.refilled = now;
-  }
   while (!st.queue.empty() && st.in_flight < st.max_in_flight) {
     size_t n = std::min({chunk, st.queue.size(), size_t{st.max_in_flight - st.in_flight}});
-    if (st.rate > 0) {
-      n = std::min(n, static_cast<size_t>(st.tokens));
+    if (st.pace) {
+      n = st.pace->take(n, now);
       if (n == 0) {
-        arm_tick(self, std::chrono::duration_cast<steady::duration>(
-                         std::chrono::duration<double>((1.0 - st.tokens) / st.rate)));
+        arm_tick(self, st.pace->until_next());
         return;
       }
-      st.tokens -= static_cast<double>(n);
     }
     // One task per destination blast actor, so each gets one results message.
     std::vector<job> batch;
@@ -135,10 +127,8 @@ caf::behavior transport_actor(self_ptr self, transport_options opts,
   st.counters = counters;
   st.instance = std::move(instance);
   st.workers = std::move(workers);
-  st.rate = opts.rate_per_second;
-  st.burst = std::max(1.0, opts.rate_per_second / 10);  // at most 100 ms worth at once
-  st.tokens = st.burst;
-  st.refilled = steady::now();
+  if (opts.rate_per_second > 0)  // at most 100 ms worth at once
+    st.pace.emplace(opts.rate_per_second, opts.rate_per_second / 10, steady::now());
   st.max_in_flight = std::max<uint32_t>(1, opts.max_in_flight);
   return {
     [=](send_batch_msg& m) {

@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 
+#include "actors/token_bucket.hpp"
+
 namespace blast::engine::http {
 
 struct webhook_limit {
@@ -21,7 +23,7 @@ struct webhook_limit {
 
 class webhook_limiter {
 public:
-  using clock = std::chrono::steady_clock;
+  using clock = actors::token_bucket::clock;
 
   // One bucket per entry with a rate; the set is fixed here, so memory does
   // not grow with the paths clients make up.
@@ -33,14 +35,8 @@ public:
   std::optional<int64_t> admit(const std::string& transport, clock::time_point now = clock::now());
 
 private:
-  struct bucket {
-    double rate = 0;
-    double burst = 1;
-    double tokens = 0;
-    clock::time_point refilled;
-  };
   std::mutex mu_;
-  std::map<std::string, bucket, std::less<>> buckets_;
+  std::map<std::string, actors::token_bucket, std::less<>> buckets_;
 };
 
 } // namespace blast::engine::http
