@@ -564,7 +564,8 @@ async function showRecipient(blast, rid, panel, onChange) {
       el('div', {}, el('b', {}, ev.type), ' · ', el('span', { class: 'badge' }, ev.source), ' · ',
          el('span', { class: 'hint' }, fmtTime(ev.time) + ' · seq ' + ev.seq),
          ev.messageId ? el('span', { class: 'hint mono' }, ' · ' + ev.messageId) : null),
-      el('pre', { class: 'payload' }, ev.payload === null ? 'null' : JSON.stringify(ev.payload, null, 2)))));
+      el('pre', { class: 'payload' }, ev.payload === null ? 'null' : JSON.stringify(ev.payload, null, 2)),
+      webhookViewer(ev.payload))));
 
   const note = el('input', { id: 'status-note', placeholder: 'note (optional)', maxlength: 500 });
   const outcome = el('p', { class: 'hint', id: 'status-outcome', role: 'status' });
@@ -596,6 +597,40 @@ async function showRecipient(blast, rid, panel, onChange) {
          el('pre', { id: 'message-data' }, raw === null ? 'null' : raw)),
       el('div', {}, el('h3', {}, 'Timeline (' + r.events.length + ' events)'), timeline)));
   panel.scrollIntoView({ behavior: 'smooth', block: 'start' });
+}
+
+// A status read from a webhook names the logged request ("webhook": seq) instead of
+// repeating it: a button fetches GET /api/webhooks/{seq} and shows it in place, the
+// body parsed when it is JSON (as providers send it) and verbatim otherwise.
+function webhookViewer(payload) {
+  const seq = payload && payload.webhook;
+  if (!Number.isSafeInteger(seq) || seq <= 0) return null;
+  const out = el('div', { class: 'webhook', 'data-webhook': seq, hidden: true });
+  const button = el('button', { type: 'button', class: 'small', 'data-webhook-seq': seq },
+                    'Show webhook #' + seq);
+  button.onclick = async () => {
+    if (!out.hidden) { out.hidden = true; button.textContent = 'Show webhook #' + seq; return; }
+    button.disabled = true;
+    try {
+      const w = await api('/api/webhooks/' + seq);
+      let body = w.body;
+      if (typeof body === 'string') {
+        try { body = JSON.stringify(JSON.parse(body), null, 2); } catch (e) { /* not JSON: verbatim */ }
+      } else if (w.bodyBase64 !== undefined) {
+        body = '(not UTF-8; base64) ' + w.bodyBase64;
+      }
+      out.replaceChildren(
+        el('p', { class: 'hint' }, w.method + ' ' + w.path + (w.query ? '?' + w.query : '') + ' · ' +
+           w.status + ' · received ' + fmtTime(w.receivedAt)),
+        el('pre', { class: 'webhook-body' }, body === undefined ? '' : body));
+      button.textContent = 'Hide webhook #' + seq;
+    } catch (e) {
+      out.replaceChildren(showError(e));
+    }
+    out.hidden = false;
+    button.disabled = false;
+  };
+  return el('div', {}, button, out);
 }
 
 // The create form. Errors from the API land next to the field they concern.

@@ -2,18 +2,21 @@
 // playwright-core against a blastd started here on a fresh data folder, with
 // the simulated transport `sim` sending and producing statuses over ~10 s.
 //
-//   node dashboard.test.js --blastd build/blastd --out build/web-artifacts
+//   node dashboard.test.js --blastd build/blastd --wsapme-sim build/wsapme-sim --out build/web-artifacts
 //
 // Creates a blast through the form (after a rejected attempt whose error must
 // show next to the recipients field), watches the funnel change without a
 // reload, opens a stuck list (with the olderThan filter), marks a recipient
 // closed and sees the funnel's closed count move, downloads the CSV and checks
 // its rows, asks for an API key on a 401, and renders on a phone-sized screen.
+// Then, against a second blastd sending through the wsapme plugin to
+// wsapme-sim (--wsapme-sim), shows the logged webhook behind a "read" status.
 // Screenshots go to --out. Any mismatch fails with a message saying what.
 'use strict';
 
 const { spawn } = require('child_process');
 const fs = require('fs');
+const net = require('net');
 const os = require('os');
 const path = require('path');
 let chromium;
@@ -30,6 +33,7 @@ const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) =>
   return acc;
 }, []));
 const BLASTD = path.resolve(args.blastd || 'build/blastd');
+const WSAPME_SIM = path.resolve(args['wsapme-sim'] || 'build/wsapme-sim');
 const OUT = path.resolve(args.out || 'build/web-artifacts');
 const CHROMIUM = args.chromium || '/usr/bin/chromium';
 const RECIPIENTS = 30;
@@ -39,10 +43,11 @@ function check(cond, what) {
 }
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 
-// Starts blastd on a free port; resolves with {proc, base} once it prints its address.
-function startBlastd(dataDir) {
+// Starts blastd (on a free port unless `listen` says); resolves with {proc, base} once it
+// prints its address.
+function startBlastd(dataDir, extraArgs = [], listen = '127.0.0.1:0') {
   return new Promise((resolve, reject) => {
-    const proc = spawn(BLASTD, ['--data-dir', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'warn'],
+    const proc = spawn(BLASTD, ['--data-dir', dataDir, '--listen', listen, '--log-level', 'warn', ...extraArgs],
                        { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
     const timer = setTimeout(() => reject(new Error('blastd did not print its address within 15 s: ' + err)), 15000);
@@ -54,6 +59,97 @@ function startBlastd(dataDir) {
     });
     proc.on('exit', code => { clearTimeout(timer); reject(new Error('blastd exited with ' + code + ': ' + err)); });
   });
+}
+
+// Starts the WSAPME gateway simulator; resolves with {proc, base} once it prints its address.
+function startWsapmeSim(args) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(WSAPME_SIM, ['--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    const timer = setTimeout(() => reject(new Error('wsapme-sim did not print its address within 15 s: ' + err)), 15000);
+    proc.stderr.on('data', d => { err += d; });
+    proc.stdout.on('data', d => {
+      out += d;
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) { clearTimeout(timer); resolve({ proc, base: m[1] }); }
+    });
+    proc.on('exit', code => { clearTimeout(timer); reject(new Error('wsapme-sim exited with ' + code + ': ' + err)); });
+  });
+}
+
+// A port free a moment ago, for a blastd whose address the gateway must know before it starts.
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+async function stop(proc) {
+  if (!proc || proc.exitCode !== null) return;
+  const exited = new Promise(r => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  await Promise.race([exited, sleep(5000)]);
+}
+
+// The webhook behind a status: a blastd sending through the wsapme plugin to the WSAPME
+// simulator, which posts signed status webhooks back. The recipient's timeline offers the
+// logged webhook of its "read" event, and shows it (request line, body) on a click.
+async function webhookViewer(browser, pageErrors) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'blastd-web-wh-'));
+  const port = await freePort();
+  let sim, server;
+  try {
+    sim = await startWsapmeSim(['--token', 'T0k', '--seed', '7', '--webhook-secret', 's3cret',
+      '--webhook-url', 'http://127.0.0.1:' + port + '/webhooks/wa', '--deliver-rate', '1',
+      '--read-rate', '1', '--reply-rate', '0', '--delay-ms', '20..60']);
+    const cfg = path.join(dataDir, 'blastd.json');
+    fs.writeFileSync(cfg, JSON.stringify({ defaultTransport: 'wa', transports: { wa: {
+      plugin: 'wsapme', baseUrl: sim.base, token: 'T0k', device: '5850', webhookSecret: 's3cret' } } }));
+    server = await startBlastd(path.join(dataDir, 'data'), ['--config', cfg], '127.0.0.1:' + port);
+    const base = server.base;
+    const created = await fetch(base + '/api/blasts', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ message: 'Hello', transport: 'wa', recipients: [{ phoneNumber: '60123000001' }] }) });
+    check(created.status === 201, 'blast on wa created, got ' + created.status);
+    const blast = (await created.json()).id;
+    const readEvent = await waitFor(async () => {
+      const r = await (await fetch(base + '/api/blasts/' + blast + '/recipients/1')).json();
+      return (r.events || []).find(e => e.payload && e.payload.stage === 'read' && Number.isInteger(e.payload.webhook));
+    }, 'a read status from a webhook');
+    const seq = readEvent.payload.webhook;
+    const messageId = readEvent.messageId;
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('pageerror', e => pageErrors.push(e.message));
+    page.setDefaultTimeout(15000);
+    await page.goto(base + '/#/blasts/' + blast + '/recipients/1');
+    const button = 'button[data-webhook-seq="' + seq + '"]';
+    await page.waitForSelector(button);
+    check(await page.isHidden('.webhook[data-webhook="' + seq + '"]'), 'the webhook is not shown before the click');
+    await page.click(button);
+    const body = await page.waitForSelector('.webhook[data-webhook="' + seq + '"] pre.webhook-body');
+    const text = await body.textContent();
+    const logged = await (await fetch(base + '/api/webhooks/' + seq)).json();
+    check(JSON.stringify(JSON.parse(text)) === JSON.stringify(JSON.parse(logged.body)),
+          'the page shows the logged body, parsed: ' + text.slice(0, 200));
+    check(text.includes('message.status') && (!messageId || text.includes(messageId)),
+          'the body is the message.status webhook of ' + messageId + ': ' + text.slice(0, 200));
+    const line = await page.textContent('.webhook[data-webhook="' + seq + '"] p.hint');
+    check(line.startsWith('POST /webhooks/wa') && line.includes('accepted'), 'the request line and outcome: ' + line);
+    check((await page.textContent(button)) === 'Hide webhook #' + seq, 'the button now hides it');
+    await page.screenshot({ path: path.join(OUT, 'recipient-webhook.png'), fullPage: true });
+    await page.click(button);
+    check(await page.isHidden('.webhook[data-webhook="' + seq + '"]'), 'a second click hides it');
+    await page.close();
+  } catch (e) {
+    if (server) console.error('blastd (webhooks) stderr (tail): ' + server.stderr().slice(-2000));
+    throw e;
+  } finally {
+    await stop(server && server.proc);
+    await stop(sim && sim.proc);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
 }
 
 function csvFile(rows) {
@@ -316,6 +412,8 @@ async function main() {
     check(await keyed.evaluate(() => sessionStorage.getItem('blastd.apiKey')) === 's3cret', 'the key is kept in sessionStorage');
     check(await keyed.evaluate(() => localStorage.getItem('blastd.apiKey')) === null, 'and not in localStorage');
     await keyed.close();
+
+    await webhookViewer(browser, pageErrors);
 
     check(pageErrors.length === 0, 'no script errors on the pages: ' + pageErrors.join(' | '));
     console.log('web.dashboard: ok; screenshots in ' + OUT);
