@@ -32,8 +32,6 @@ public:
       std::chrono::duration<double>((1.0 - tokens_) / rate_));
   }
 
-  double rate() const { return rate_; }
-
 private:
   void refill(clock::time_point now) {
     if (now <= refilled_)
