@@ -541,6 +541,15 @@ private:
                               [&](auto& w) { return w.second >= horizon; });
     uint64_t from = first->first;
     webhooks = {};
+    // To the ingest actor in batches, like the live path's rounds: an hour of webhooks is one
+    // message per thousand, not one each, and never all of them in memory at once.
+    constexpr size_t batch = 1024;
+    pushed_batch_msg pending;
+    auto flush = [&] {
+      if (!pending.parts.empty())
+        caf::anon_send(rt_.ingest, std::move(pending));
+      pending = {};
+    };
     log_->scan(from, [&](const storage::event& e) {
       if (e.type != storage::event_type::webhook_received)
         return true;
@@ -563,11 +572,13 @@ private:
       std::vector<plugins::observation> obs;
       if (it->second->parse_webhook(req, obs).ok() && !obs.empty()) {
         ++startup_.webhooks_reapplied;
-        caf::anon_send(rt_.ingest, pushed_msg{it->first, storage::event_source::webhook,
-                                              std::move(obs), e.seq});
+        pending.parts.push_back({it->first, storage::event_source::webhook, std::move(obs), e.seq});
+        if (pending.parts.size() == batch)
+          flush();
       }
       return true;
     });
+    flush();
   }
 
   // Rejected webhooks, newest last, bounded: the log keeps them all.

@@ -3,6 +3,8 @@
 // de-duplication by event id, parking until the message id is known, and
 // replies matched by quoted id or by the sender's number.
 #define BOOST_TEST_MODULE engine_webhooks
+#include <algorithm>
+
 #include "storage/event_log.hpp"
 #include "tests/support/api_harness.hpp"
 
@@ -213,6 +215,36 @@ BOOST_AUTO_TEST_CASE(unknown_id_is_parked_listed_and_applied_when_it_appears) {
   BOOST_TEST(recipient("1").at("events").as_array().back().at("payload").at("webhook") ==
              json::parse(early.body).at("seq"));
   call_json("GET", "/api/unmatched?olderThan=soon", "", 422);
+}
+
+BOOST_AUTO_TEST_CASE(parked_webhooks_are_parsed_again_after_a_restart_and_applied) {
+  // Parked observations live in the ingest actor's memory; a restart rebuilds them from the
+  // webhooks the log holds (the last hour's are parsed again, in batches).
+  std::vector<int64_t> seqs;
+  for (int i = 1; i <= 3; ++i) {
+    auto r = hook(R"({"id":"S-6014444444)" + std::to_string(i) + R"(-1","status":2,"eventId":"p)" +
+                  std::to_string(i) + R"("})");
+    BOOST_TEST_REQUIRE(r.status == 200u);
+    seqs.push_back(json::parse(r.body).at("seq").to_number<int64_t>());
+  }
+  BOOST_TEST_REQUIRE(eventually([&] {
+    return get("/api/unmatched?olderThan=0s").at("items").as_array().size() == 3u;
+  }));
+  restart();
+  BOOST_TEST_REQUIRE(eventually([&] {
+    return get("/api/unmatched?olderThan=0s").at("items").as_array().size() == 3u;
+  }));
+  std::vector<int64_t> listed;
+  auto unmatched = get("/api/unmatched?olderThan=0s");
+  for (auto& item : unmatched.at("items").as_array())
+    listed.push_back(item.at("webhook").to_number<int64_t>());
+  std::sort(listed.begin(), listed.end());
+  BOOST_TEST(listed == seqs, "the parked items name the webhooks they came from");
+  sent_to({"60144444441", "60144444442", "60144444443"});
+  for (auto ref : {"1", "2", "3"})
+    BOOST_TEST_REQUIRE(
+      eventually([&] { return recipient(ref).at("stage").as_string() == "delivered"; }), ref);
+  BOOST_TEST(get("/api/unmatched?olderThan=0s").at("items").as_array().empty());
 }
 
 BOOST_AUTO_TEST_CASE(an_unquoted_reply_that_overtakes_its_send_is_matched_once_the_send_is_bound) {
