@@ -43,38 +43,31 @@ function check(cond, what) {
 }
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 
-// Starts blastd (on a free port unless `listen` says); resolves with {proc, base} once it
-// prints its address.
-function startBlastd(dataDir, extraArgs = [], listen = '127.0.0.1:0') {
+// Starts `exe`; resolves with {proc, base, stderr} once it prints "listening on <base>".
+function startServer(name, exe, args) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(BLASTD, ['--data-dir', dataDir, '--listen', listen, '--log-level', 'warn', ...extraArgs],
-                       { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
-    const timer = setTimeout(() => reject(new Error('blastd did not print its address within 15 s: ' + err)), 15000);
+    const timer = setTimeout(() => reject(new Error(name + ' did not print its address within 15 s: ' + err)), 15000);
     proc.stderr.on('data', d => { err += d; });
     proc.stdout.on('data', d => {
       out += d;
       const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
       if (m) { clearTimeout(timer); resolve({ proc, base: m[1], stderr: () => err }); }
     });
-    proc.on('exit', code => { clearTimeout(timer); reject(new Error('blastd exited with ' + code + ': ' + err)); });
+    proc.on('exit', code => { clearTimeout(timer); reject(new Error(name + ' exited with ' + code + ': ' + err)); });
   });
 }
 
-// Starts the WSAPME gateway simulator; resolves with {proc, base} once it prints its address.
+// blastd on a free port (unless `listen` says otherwise).
+function startBlastd(dataDir, extraArgs = [], listen = '127.0.0.1:0') {
+  return startServer('blastd', BLASTD,
+                     ['--data-dir', dataDir, '--listen', listen, '--log-level', 'warn', ...extraArgs]);
+}
+
+// The WSAPME gateway simulator on a free port.
 function startWsapmeSim(args) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(WSAPME_SIM, ['--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    const timer = setTimeout(() => reject(new Error('wsapme-sim did not print its address within 15 s: ' + err)), 15000);
-    proc.stderr.on('data', d => { err += d; });
-    proc.stdout.on('data', d => {
-      out += d;
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve({ proc, base: m[1] }); }
-    });
-    proc.on('exit', code => { clearTimeout(timer); reject(new Error('wsapme-sim exited with ' + code + ': ' + err)); });
-  });
+  return startServer('wsapme-sim', WSAPME_SIM, ['--port', '0', ...args]);
 }
 
 // A port free a moment ago, for a blastd whose address the gateway must know before it starts.
