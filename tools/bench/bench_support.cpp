@@ -336,6 +336,21 @@ double cpu_seconds(pid_t pid) {
   return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+double context_switches(pid_t pid) {
+  double total = 0;
+  std::error_code ec;
+  for (auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream in(task.path() / "status");
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0 ||
+          line.rfind("nonvoluntary_ctxt_switches:", 0) == 0)
+        total += std::strtod(line.c_str() + line.find(':') + 1, nullptr);
+  }
+  if (ec)
+    throw bench_error("cannot list /proc/" + std::to_string(pid) + "/task: " + ec.message());
+  return total;
+}
+
 std::string loadavg() {
   std::ifstream in("/proc/loadavg");
   std::string a, b, c;

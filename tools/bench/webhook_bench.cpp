@@ -42,6 +42,7 @@ struct run_result {
   double send_s = 0, durable_s = 0, applied_s = 0, statuses = 0;
   latency request_us;
   double blastd_cpu_s = 0, client_cpu_s = 0;  // while the webhooks were posted
+  double blastd_switches = 0;                  // context switches of blastd's threads meanwhile
   // The journal's group commits while the webhooks were posted: how many, their events, and the
   // time spent in their WAL syncs (the syncer's; the writer writes the next batch meanwhile),
   // from /metrics.
@@ -141,10 +142,12 @@ run_result run_once(const options& o, const std::string& body, const std::string
   r.statuses = static_cast<double>(2 * wamids.size());
   const auto journal0 = journal_totals(c);
   const double blastd_cpu0 = cpu_seconds(p.pid()), client_cpu0 = cpu_seconds(::getpid());
+  const double switches0 = context_switches(p.pid());
   const auto t1 = steady::now();  // the applied figure counts from here (load.seconds: ~same)
   auto load = run_closed_loop(p.port(), raw, o.connections);
   r.blastd_cpu_s = cpu_seconds(p.pid()) - blastd_cpu0;
   r.client_cpu_s = cpu_seconds(::getpid()) - client_cpu0;
+  r.blastd_switches = context_switches(p.pid()) - switches0;
   if (load.not_2xx)
     throw bench_error(std::to_string(load.not_2xx) + " webhooks were not accepted; the first:\n" +
                       load.first_error);
@@ -210,8 +213,8 @@ int main(int argc, char** argv) {
     return 1;
   // The names are stable (the batch size is in the header above): tools/bench/suite.sh reads
   // these rows from --summary by name.
-  std::vector<double> durable, applied, p50, p99, max, blastd_cpu, client_cpu, per_commit,
-    commit_ms, busy;
+  std::vector<double> durable, applied, p50, p99, max, blastd_cpu, client_cpu, switches,
+    per_commit, commit_ms, busy;
   for (auto& r : runs) {
     durable.push_back(r.statuses / r.durable_s);
     applied.push_back(r.statuses / r.applied_s);
@@ -220,6 +223,7 @@ int main(int argc, char** argv) {
     max.push_back(r.request_us.max / 1e3);
     blastd_cpu.push_back(r.blastd_cpu_s * 1e6 / r.statuses);
     client_cpu.push_back(r.client_cpu_s * 1e6 / r.statuses);
+    switches.push_back(r.blastd_switches / r.statuses);
     per_commit.push_back(r.commit_events / r.commits);
     commit_ms.push_back(r.commit_s * 1e3 / r.commits);
     busy.push_back(100 * r.commit_s / r.durable_s);
@@ -232,6 +236,7 @@ int main(int argc, char** argv) {
   print_stats_row("statuses applied to the funnel", "/s", 0, applied);
   print_stats_row("blastd CPU per status, until durable", "us", 1, blastd_cpu);
   print_stats_row("client CPU per status, until durable", "us", 1, client_cpu);
+  print_stats_row("blastd context switches per status", "", 2, switches);
   print_stats_row("events per group commit", "", 1, per_commit);
   print_stats_row("WAL sync (one per group commit), mean", "ms", 2, commit_ms);
   print_stats_row("journal's syncer in syncs", "%", 0, busy);
