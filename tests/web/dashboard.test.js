@@ -79,6 +79,8 @@ function freePort() {
   });
 }
 
+// SIGTERM, then up to 5 s for the exit (blastd flushes its log on SIGTERM: its folder may be
+// removed once it is gone).
 async function stop(proc) {
   if (!proc || proc.exitCode !== null) return;
   const exited = new Promise(r => proc.once('exit', r));
@@ -417,10 +419,7 @@ async function main() {
     throw e;
   } finally {
     if (browser) await browser.close();
-    // blastd flushes its log on SIGTERM: remove the folder once it is gone.
-    const exited = new Promise(r => server.proc.once('exit', r));
-    server.proc.kill('SIGTERM');
-    await Promise.race([exited, sleep(5000)]);
+    await stop(server.proc);  // before the folder goes
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
