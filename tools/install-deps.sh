@@ -9,6 +9,9 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libboost-test1.81-dev libboost-program-options1.81-dev libboost-system1.81-dev
   chromium  # the dashboard's browser test (tests/web), driven by playwright-core
+  # tools/bench/pg_compare.sh: PostgreSQL 15 to compare against, and libpq for its webhook
+  # receiver (tools/bench/pg_webhook_receiver.cpp)
+  postgresql-15 libpq-dev
 )
 # Node.js and npm for tests/web: the machine's own when it has them (newer
 # than Debian's), else Debian's.

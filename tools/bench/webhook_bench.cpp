@@ -6,6 +6,9 @@
 // Figures: statuses/s until every request is answered 2xx (each answer means the raw
 // notification is durable: WAL-synced), each request's latency, and the rate until the funnel
 // shows every status applied.
+// With --post-to PORT the same notifications, for message ids PREFIX1..PREFIXN (--message-ids),
+// go to another receiver already listening on 127.0.0.1:PORT instead (tools/bench/pg_compare.sh
+// points it at pg_webhook_receiver); only the figures up to the 2xx are taken then.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -36,6 +39,8 @@ struct options {
   size_t batch = 100;
   std::string blastd = BLASTD_PATH;
   std::string plugin_dir = PLUGIN_DIR;
+  unsigned post_to = 0;                // another receiver's port; 0: blastd
+  std::string message_ids = "wamid.1."; // their prefix then
 };
 
 struct run_result {
@@ -105,7 +110,47 @@ std::string notification(const std::vector<std::string>& ids, size_t from, size_
                                     {"value", json::object{{"statuses", std::move(statuses)}}}}}}}}}});
 }
 
+// Posts every status of `wamids`, delivered then read, B per request (built and signed before
+// the clock starts: the figure is the receiver's, not the client's) from C connections to
+// 127.0.0.1:port, and takes the figures up to the last 2xx; `server` is the receiver's pid, whose
+// CPU and context switches are taken too (blastd's), or 0.
+// Sent in this order, so the delivered batches of a message mostly go before its read ones
+// (either order is right for blastd). Each status has its own event id (wamid + status), so
+// none is dropped as a duplicate.
+void post_statuses(const options& o, const std::vector<std::string>& wamids, uint16_t port,
+                   pid_t server, run_result& r) {
+  std::vector<std::string> raw;
+  for (const char* status : {"delivered", "read"})
+    for (size_t i = 0; i < wamids.size(); i += o.batch) {
+      std::string b = notification(wamids, i, std::min(wamids.size(), i + o.batch), status);
+      std::string signature = "sha256=" + wsapme_sim::hmac_sha256_hex("bench-secret", b);
+      raw.push_back(raw_post("/webhooks/wa", b, {{"X-Hub-Signature-256", signature}}));
+    }
+  r.statuses = static_cast<double>(2 * wamids.size());
+  const double server_cpu0 = server ? cpu_seconds(server) : NAN;
+  const double switches0 = server ? context_switches(server) : NAN;
+  const double client_cpu0 = cpu_seconds(::getpid());
+  auto load = run_closed_loop(port, raw, o.connections);
+  r.blastd_cpu_s = server ? cpu_seconds(server) - server_cpu0 : NAN;
+  r.client_cpu_s = cpu_seconds(::getpid()) - client_cpu0;
+  r.blastd_switches = server ? context_switches(server) - switches0 : NAN;
+  if (load.not_2xx)
+    throw bench_error(std::to_string(load.not_2xx) + " webhooks were not accepted; the first:\n" +
+                      load.first_error);
+  r.durable_s = load.seconds;
+  r.request_us = summarize(std::move(load.us));
+}
+
 run_result run_once(const options& o, const std::string& body, const std::string& root) {
+  run_result r;
+  if (o.post_to) {
+    std::vector<std::string> wamids;
+    for (size_t i = 1; i <= o.recipients; ++i)
+      wamids.push_back(o.message_ids + std::to_string(i));
+    post_statuses(o, wamids, static_cast<uint16_t>(o.post_to), 0, r);
+    r.applied_s = r.commits = r.commit_events = r.commit_s = NAN; // blastd's figures
+    return r;
+  }
   wacloud_sim::cloud_options so;
   so.access_token = "bench";
   wacloud_sim::cloud_api sim(so);
@@ -118,7 +163,6 @@ run_result run_once(const options& o, const std::string& body, const std::string
   p.start(o.blastd, root + "/data", "warn", root + "/blastd.log", 30,
           {"--config", cfg, "--plugin-dir", o.plugin_dir});
   http_client c("127.0.0.1", p.port());
-  run_result r;
   auto t0 = steady::now();
   auto blast = parse_object(expect(c, "POST", "/api/blasts", body, 201).body);
   std::string id = std::to_string(blast.at("id").as_int64());
@@ -128,35 +172,13 @@ run_result run_once(const options& o, const std::string& body, const std::string
   r.send_s = seconds_since(t0);
 
   const std::vector<std::string> wamids = message_ids(c, id, o.recipients);
-  // Built and signed before the clock starts: the figure is blastd's, not the client's. Sent in
-  // this order from C connections, so the delivered batches of a message mostly go before its
-  // read ones (either order is right for blastd). Each status has its own event id
-  // (wamid + status), so none is dropped as a duplicate.
-  std::vector<std::string> raw;
-  for (const char* status : {"delivered", "read"})
-    for (size_t i = 0; i < wamids.size(); i += o.batch) {
-      std::string b = notification(wamids, i, std::min(wamids.size(), i + o.batch), status);
-      std::string signature = "sha256=" + wsapme_sim::hmac_sha256_hex("bench-secret", b);
-      raw.push_back(raw_post("/webhooks/wa", b, {{"X-Hub-Signature-256", signature}}));
-    }
-  r.statuses = static_cast<double>(2 * wamids.size());
   const auto journal0 = journal_totals(c);
-  const double blastd_cpu0 = cpu_seconds(p.pid()), client_cpu0 = cpu_seconds(::getpid());
-  const double switches0 = context_switches(p.pid());
   const auto t1 = steady::now();  // the applied figure counts from here (load.seconds: ~same)
-  auto load = run_closed_loop(p.port(), raw, o.connections);
-  r.blastd_cpu_s = cpu_seconds(p.pid()) - blastd_cpu0;
-  r.client_cpu_s = cpu_seconds(::getpid()) - client_cpu0;
-  r.blastd_switches = context_switches(p.pid()) - switches0;
-  if (load.not_2xx)
-    throw bench_error(std::to_string(load.not_2xx) + " webhooks were not accepted; the first:\n" +
-                      load.first_error);
-  r.durable_s = load.seconds;
+  post_statuses(o, wamids, p.port(), p.pid(), r);
   const auto journal1 = journal_totals(c);
   r.commits = journal1[0] - journal0[0];
   r.commit_events = journal1[1] - journal0[1];
   r.commit_s = journal1[2] - journal0[2];
-  r.request_us = summarize(std::move(load.us));
   for (;;) {
     auto rep = parse_object(expect(c, "GET", "/api/blasts/" + id + "/report", "", 200).body);
     auto& funnel = rep.at("funnel").as_array();
@@ -183,25 +205,38 @@ int main(int argc, char** argv) {
   opts.push_back({"--batch", &o.batch});
   opts.push_back({"--blastd", &o.blastd});
   opts.push_back({"--plugin-dir", &o.plugin_dir});
+  opts.push_back({"--post-to", &o.post_to});
+  opts.push_back({"--message-ids", &o.message_ids});
   if (!parse_options(argc, argv, opts) || o.recipients < 1 || o.runs < 1 || o.connections < 1 ||
-      o.batch < 1 || o.batch > 1000) {
+      o.batch < 1 || o.batch > 1000 || o.post_to > 65535) {
     std::fprintf(stderr, "usage: webhook_bench [--recipients N] [--runs R] [--connections C] "
                          "[--batch B] [--keep] [--summary FILE] [--blastd PATH] "
-                         "[--plugin-dir DIR]\n"
+                         "[--plugin-dir DIR] [--post-to PORT [--message-ids PREFIX]]\n"
                          "  defaults: N 20000, R 3, C 4, B 100 statuses per request (B = 1, C = 64:\n"
-                         "  the single-event workload); --summary FILE appends the table's rows\n");
+                         "  the single-event workload); --summary FILE appends the table's rows;\n"
+                         "  --post-to: post to that receiver on 127.0.0.1 instead of blastd, for\n"
+                         "  message ids PREFIX1..PREFIXN (default wamid.1.)\n");
     return 2;
   }
   install_watchdog("webhook_bench");
-  std::printf("machine: %s\nload:    %s (1, 5, 15 min)\nblastd:  %s\n%zu recipients, 2 "
+  const std::string receiver =
+    o.post_to ? "127.0.0.1:" + std::to_string(o.post_to) + " (--post-to)" : "blastd " + o.blastd;
+  std::printf("machine:  %s\nload:     %s (1, 5, 15 min)\nreceiver: %s\n%zu recipients, 2 "
               "statuses each, %zu per request, %u keep-alive connections\n",
-              machine().c_str(), loadavg().c_str(), o.blastd.c_str(), o.recipients, o.batch,
+              machine().c_str(), loadavg().c_str(), receiver.c_str(), o.recipients, o.batch,
               o.connections);
   const std::string body = build_body(o.recipients, "wa");
   std::vector<run_result> runs;
   bool ok = each_run("webhook_bench", o.runs, o.keep, [&](int i, const std::string& root) {
     auto& r = runs.emplace_back(run_once(o, body, root));
-    std::printf("run %d/%d: sent in %.2f s; %.0f statuses durable in %.3f s (%.0f/s, request "
+    if (o.post_to)
+      std::printf("run %d/%d: %.0f statuses durable in %.3f s (%.0f/s, request p50 %.2f ms, "
+                  "p99 %.2f ms); CPU client %.2f s; load %s\n",
+                  i, o.runs, r.statuses, r.durable_s, r.statuses / r.durable_s,
+                  r.request_us.p50 / 1e3, r.request_us.p99 / 1e3, r.client_cpu_s,
+                  loadavg().c_str());
+    else
+      std::printf("run %d/%d: sent in %.2f s; %.0f statuses durable in %.3f s (%.0f/s, request "
                 "p50 %.2f ms, p99 %.2f ms), applied in %.3f s (%.0f/s); CPU blastd %.2f s, "
                 "client %.2f s; load %s\n",
                 i, o.runs, r.send_s, r.statuses, r.durable_s, r.statuses / r.durable_s,
