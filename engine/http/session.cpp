@@ -18,6 +18,7 @@ namespace blast::engine::http {
 namespace {
 constexpr size_t large_body = 8u << 20;
 constexpr size_t big_read_buffer = 256u << 10;
+constexpr size_t idle_read_size = 64u << 10;  // Beast's own bound on one read
 constexpr size_t max_refused_body = 64u << 10;  // read and dropped after a 401/403
 } // namespace
 
@@ -52,21 +53,35 @@ void session::refuse(response res) {
 
 // Deadlines are our own timer, not the stream's: a stream that times out
 // closes its socket, and a client whose request was cut off is owed a 408.
+// A request arms and disarms three deadlines, so arming only writes the time:
+// the timer is never cancelled or moved early (each cancellation ran an
+// aborted handler, each wait touched the timer queue). A wait ends at most
+// deadline_step() after it began, and every deadline is armed at least that
+// far ahead, so the pending wait never ends after the deadline armed; when it
+// ends before, it waits again.
 void session::arm_deadline(unsigned seconds) {
-  auto gen = ++deadline_gen_;
-  deadline_.expires_after(std::chrono::seconds(seconds));
-  deadline_.async_wait([self = shared_from_this(), gen](beast::error_code ec) {
-    if (ec || gen != self->deadline_gen_)
-      return;  // cancelled, or re-armed after this one had already fired
-    self->timed_out_ = true;
-    beast::error_code ignored;
-    self->stream_.socket().cancel(ignored);  // the pending read or wait ends: operation_aborted
-  });
+  deadline_at_ = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  deadline_armed_ = true;
+  if (!deadline_waiting_)
+    wait_deadline();
 }
 
-void session::disarm_deadline() {
-  ++deadline_gen_;
-  deadline_.cancel();
+void session::wait_deadline() {
+  const auto step = std::chrono::seconds(
+    std::max(1u, std::min(opts_.idle_timeout_seconds, opts_.read_timeout_seconds)));
+  deadline_waiting_ = true;
+  deadline_.expires_at(std::min(deadline_at_, std::chrono::steady_clock::now() + step));
+  deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    self->deadline_waiting_ = false;
+    if (ec || !self->deadline_armed_)
+      return;  // closed (cancelled), or nothing to time: the next arm waits again
+    if (std::chrono::steady_clock::now() < self->deadline_at_)
+      return self->wait_deadline();
+    self->deadline_armed_ = false;
+    self->timed_out_ = true;
+    beast::error_code ignored;
+    self->stream_.socket().cancel(ignored);  // the pending read or write ends: operation_aborted
+  });
 }
 
 void session::drain() {
@@ -101,16 +116,21 @@ void session::read() {
   timed_out_ = false;
   if (buffer_.size() > 0)
     return read_request();  // pipelined: the next request has begun
-  // Idle between requests: wait for its first byte, and close quietly when
-  // none comes (nothing was asked, so nothing is owed).
+  // Idle between requests: wait for its first bytes, and close quietly when
+  // none come (nothing was asked, so nothing is owed). A read, not a wait for
+  // readability: Asio re-registers the socket with epoll (an epoll_ctl per
+  // request) for a wait but not for a read, and the read takes what arrived,
+  // as much as Beast's own first read would, so the header parses from it.
   arm_deadline(opts_.idle_timeout_seconds);
-  stream_.socket().async_wait(net::ip::tcp::socket::wait_read,
-                              [self = shared_from_this()](beast::error_code ec) {
-                                self->disarm_deadline();
-                                if (ec)
-                                  return self->close();
-                                self->read_request();
-                              });
+  stream_.socket().async_read_some(
+    buffer_.prepare(beast::read_size(buffer_, idle_read_size)),
+    [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->disarm_deadline();
+      if (ec)
+        return self->close();
+      self->buffer_.commit(n);
+      self->read_request();
+    });
 }
 
 void session::read_request() {
@@ -281,13 +301,14 @@ void session::write(response res, bool keep_alive, bool close_after) {
   out->body() = std::move(res.body);
   out->prepare_payload();
   log_answer(res.status, std::to_string(out->body().size()) + "B");
-  stream_.expires_after(std::chrono::seconds(opts_.read_timeout_seconds));
+  arm_deadline(opts_.read_timeout_seconds);  // a client that does not read its answer
   if (head_request_) {
     // The headers of the GET answer (its Content-Length included), no body.
     auto sr = std::make_shared<bhttp::response_serializer<bhttp::string_body>>(*out);
     bhttp::async_write_header(stream_, *sr,
                               [self = shared_from_this(), out, sr](beast::error_code ec,
                                                                    std::size_t) {
+                                self->disarm_deadline();
                                 if (ec)
                                   return self->close();
                                 if (!out->keep_alive())
@@ -298,6 +319,7 @@ void session::write(response res, bool keep_alive, bool close_after) {
   }
   bhttp::async_write(stream_, *out,
                      [self = shared_from_this(), out](beast::error_code ec, std::size_t) {
+                       self->disarm_deadline();
                        if (self->large_request_) {
                          // Handling a big body (a million recipients) freed hundreds of MB
                          // that glibc would otherwise keep: hand them back to the system.
@@ -414,6 +436,7 @@ void session::close() {
   beast::error_code ec;
   timer_.cancel();
   disarm_deadline();
+  deadline_.cancel();  // its pending wait holds this session
   stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
   stream_.close();
 }

@@ -66,7 +66,8 @@ private:
   void read();
   void read_request();
   void arm_deadline(unsigned seconds);
-  void disarm_deadline();
+  void disarm_deadline() { deadline_armed_ = false; }
+  void wait_deadline();
   void on_header(boost::beast::error_code ec);
   // Checks the API key on the request's headers. False when the answer (a
   // 401/403) is already on its way and the body will not be read.
@@ -91,9 +92,12 @@ private:
   boost::beast::flat_buffer buffer_;
   counted slot_;
   boost::asio::steady_timer timer_;     // paces a streamed body's pieces
-  boost::asio::steady_timer deadline_;  // the idle wait, then the request's read deadline
-  uint64_t deadline_gen_ = 0;           // a fired deadline of an older generation is stale
-  bool timed_out_ = false;              // the request's deadline cancelled its read
+  // The idle wait's, then the request's read, then its answer's deadline: see arm_deadline().
+  boost::asio::steady_timer deadline_;  // wakes at deadline_at_ or before
+  std::chrono::steady_clock::time_point deadline_at_;
+  bool deadline_armed_ = false;
+  bool deadline_waiting_ = false;       // a wait on deadline_ is pending
+  bool timed_out_ = false;              // the deadline cancelled the pending read or write
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   router& router_;
   const server_options& opts_;

@@ -1,7 +1,8 @@
 // blastd's documented limits (README "Limits"), each hit over real sockets
 // against a blastd process configured with a small value, and answered with
 // its documented status and error code: body and header size, recipients per
-// blast, message length, slow and idle clients, connections, webhook rates,
+// blast, message length, slow, idle and non-reading clients, pipelined
+// requests, connections, webhook rates,
 // and the journal's bounded queue (503 busy, nothing acknowledged is lost).
 #define BOOST_TEST_MODULE engine_limits
 #include <atomic>
@@ -210,6 +211,55 @@ BOOST_AUTO_TEST_CASE(idle_keep_alive_closed_silently) {
   BOOST_TEST(s.closed_by_server());
   BOOST_TEST(extra.empty(), extra);
   BOOST_TEST(seconds_since(t0) < 1 + 5.0);
+  BOOST_TEST(proc->stop() == 0);
+}
+
+// A client that asks and then never reads its answer: once the answer fills
+// the socket's buffers, the write waits, and the read timeout ends it (the
+// connection is cut, not held). Reading only after that, the client gets part
+// of the answer and then the close.
+BOOST_AUTO_TEST_CASE(unread_answer_cut_after_read_timeout) {
+  auto proc = start(R"({"readTimeoutSeconds": 2, "defaultTransport": "wa",
+                        "transports": {"wa": {"plugin": "scripted"}}})");
+  tools::http_client c("127.0.0.1", proc->port());
+  // A 16 MiB webhook body: its GET /api/webhooks/{seq} answer outgrows what
+  // the kernel buffers on both ends of a loopback connection.
+  std::string hook = R"({"id":"m1","status":2,"pad":")" + std::string(16u << 20, 'p') + "\"}";
+  auto seq = ok_json(c.request("POST", "/webhooks/wa", hook, "application/json", signed_hook), 200)
+               .at("seq").as_int64();
+  test::raw_socket s(proc->port());
+  BOOST_TEST_REQUIRE(s.send("GET /api/webhooks/" + std::to_string(seq) +
+                            " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::this_thread::sleep_for(2s + 2s);  // past the read timeout, reading nothing
+  s.read(20s);                            // now everything the server wrote, to its close
+  BOOST_TEST(s.closed_by_server());
+  const auto& got = s.received();
+  BOOST_TEST_REQUIRE(got.rfind("HTTP/1.1 200", 0) == 0u, got.substr(0, 200));
+  BOOST_TEST(got.size() < hook.size(), got.size());  // cut: not even the body came whole
+  // The server itself is fine.
+  ok_json(c.get("/healthz"), 200);
+  BOOST_TEST(proc->stop() == 0);
+}
+
+// Requests sent back to back in one write (HTTP/1.1 pipelining) are each
+// answered, in order, on the same connection, which stays open.
+BOOST_AUTO_TEST_CASE(pipelined_requests_answered_in_order) {
+  auto proc = start(R"({"readTimeoutSeconds": 5, "idleTimeoutSeconds": 60})");
+  test::raw_socket s(proc->port());
+  BOOST_TEST_REQUIRE(s.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                            "GET /api/blasts/424242 HTTP/1.1\r\nHost: x\r\n\r\n"
+                            "GET /api/blasts HTTP/1.1\r\nHost: x\r\n\r\n"));
+  s.read(5s, "\"items\"");
+  s.read(200ms);
+  const auto& got = s.received();
+  auto first = got.find("HTTP/1.1 200");
+  auto second = got.find("HTTP/1.1 404", first + 1);
+  auto third = got.find("HTTP/1.1 200", second == std::string::npos ? 0 : second + 1);
+  BOOST_TEST(first == 0u, got);
+  BOOST_TEST(second != std::string::npos, got);
+  BOOST_TEST(third != std::string::npos, got);
+  BOOST_TEST(got.find("not_found") < third, got);
+  BOOST_TEST(!s.closed_by_server());
   BOOST_TEST(proc->stop() == 0);
 }
 
