@@ -320,7 +320,7 @@ private:
     in.method = req_.method;
     in.path = std::string(url_.path());
     in.query = std::string(url_.encoded_query());
-    in.headers = req_.headers;
+    in.headers = std::move(req_.headers);  // nothing reads the request's after this
     in.body = std::move(req_.body);
     svc_.ingest_webhook(transport, std::move(in),
                         reply<actors::webhook_outcome>(std::move(done_), [](auto& o) {
