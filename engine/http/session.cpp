@@ -56,9 +56,9 @@ void session::refuse(response res) {
 // A request arms and disarms three deadlines, so arming only writes the time:
 // the timer is never cancelled or moved early (each cancellation ran an
 // aborted handler, each wait touched the timer queue). A wait ends at most
-// deadline_step() after it began, and every deadline is armed at least that
-// far ahead, so the pending wait never ends after the deadline armed; when it
-// ends before, it waits again.
+// min(idle, read timeout) after it began, and every deadline is armed at least
+// that far ahead, so the pending wait never ends after the deadline armed;
+// when it ends before, it waits again.
 void session::arm_deadline(unsigned seconds) {
   deadline_at_ = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   deadline_armed_ = true;

@@ -225,7 +225,7 @@ int main(int argc, char** argv) {
               "statuses each, %zu per request, %u keep-alive connections\n",
               machine().c_str(), loadavg().c_str(), receiver.c_str(), o.recipients, o.batch,
               o.connections);
-  const std::string body = build_body(o.recipients, "wa");
+  const std::string body = o.post_to ? std::string() : build_body(o.recipients, "wa");
   std::vector<run_result> runs;
   bool ok = each_run("webhook_bench", o.runs, o.keep, [&](int i, const std::string& root) {
     auto& r = runs.emplace_back(run_once(o, body, root));
