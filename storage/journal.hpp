@@ -4,6 +4,10 @@
 // durable with one WAL sync, then acknowledges each caller. An
 // acknowledgement with an ok status means the events are durable.
 //
+// Before each sync, the syncer has the writer write whatever queued up behind
+// the batch it takes, so that this sync covers it too: a submission that came
+// in during a sync waits for one write more, not for one whole sync more.
+//
 // Two threads, so that a sync overlaps the next batch's work (encoding,
 // hashing, the WAL write, the memtable inserts): with one thread doing both,
 // the log stood idle during each sync, which here takes about as long as the
@@ -75,7 +79,7 @@ public:
 
   struct stats {
     uint64_t commits = 0;            // WAL syncs that succeeded
-    uint64_t writes = 0;             // batches written (a commit syncs one or more)
+    uint64_t writes = 0;             // batches written, synced or not (a commit syncs one or more)
     uint64_t events = 0;
     size_t queued_events = 0;        // submitted and not yet answered
     uint64_t failed_commits = 0;     // writes and syncs that failed (each fails its batches)

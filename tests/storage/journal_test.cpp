@@ -262,6 +262,34 @@ BOOST_AUTO_TEST_CASE(batches_take_whole_submissions_up_to_max_batch_events) {
   BOOST_TEST(log->last_seq() == 1u + 20u + 25u);
 }
 
+BOOST_AUTO_TEST_CASE(what_queues_behind_a_written_batch_rides_its_sync) {
+  acks done;
+  journal j{*log};
+  writer_block block;  // round 1, held in its callback
+  block.submit_to(j);
+  // Written at once, then waiting for the held syncer...
+  j.submit(make_events(1, "written"), done.expect_ok());
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (j.get_stats().writes < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  BOOST_TEST_REQUIRE(j.get_stats().writes == 2u);
+  // ...and these queue behind it, the writer waiting for the syncer.
+  for (int i = 0; i < 3; ++i)
+    j.submit(make_events(2, "queued"), done.expect_ok());
+  BOOST_TEST(j.get_stats().writes == 2u);
+  block.release.set_value();
+  BOOST_TEST_REQUIRE(done.wait_for(4));
+  auto stats = j.get_stats();
+  j.stop();
+  BOOST_TEST(done.ok() == 4u, done.last_error());
+  // The queued submissions were written as one batch more, and the sync that
+  // took the waiting batch covered them too: two syncs in all, not three.
+  BOOST_TEST(stats.writes == 3u);
+  BOOST_TEST(stats.commits == 2u);
+  BOOST_TEST(stats.events == 1u + 1u + 6u);
+  BOOST_TEST(log->last_seq() == 8u);
+}
+
 BOOST_AUTO_TEST_CASE(a_throwing_callback_does_not_stop_the_writer) {
   acks done;
   journal j{*log};
