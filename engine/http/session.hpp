@@ -80,7 +80,7 @@ private:
   void on_piece(std::shared_ptr<body_source> src, bool keep_alive, body_source::piece p);
   void pump_after(std::shared_ptr<body_source> src, bool keep_alive,
                   std::chrono::milliseconds wait);
-  void log_answer(unsigned status, const std::string& size);
+  void log_answer(unsigned status, std::optional<size_t> bytes);  // nullopt: streamed
   void close();
   // Closes after a complete answer: half-closes, then reads and drops what
   // the client still sends for a moment before closing (see session.cpp).
@@ -113,6 +113,7 @@ private:
   std::string log_prefix_;  // "METHOD target", for the request log line
   std::string key_name_;    // the API key's name, for the log line
   std::optional<response> denied_;  // refused at the headers, answered once the body is read
+  std::string answer_head_, answer_body_;  // the answer being written (write())
   std::chrono::steady_clock::time_point started_;
 };
 

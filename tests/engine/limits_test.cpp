@@ -263,6 +263,56 @@ BOOST_AUTO_TEST_CASE(pipelined_requests_answered_in_order) {
   BOOST_TEST(proc->stop() == 0);
 }
 
+// The answer's framing, which session.cpp writes itself: the status line in
+// the request's version, Connection where that version's default differs,
+// and a HEAD answer's Content-Length that of the GET, without its body.
+BOOST_AUTO_TEST_CASE(answers_are_framed_for_the_requests_version_and_method) {
+  auto proc = start(R"({"idleTimeoutSeconds": 60})");
+  auto header = [](const std::string& raw, const std::string& name, size_t from = 0) {
+    auto at = raw.find("\r\n" + name + ": ", from);
+    if (at == std::string::npos)
+      return std::string();
+    at += name.size() + 4;
+    return raw.substr(at, raw.find("\r\n", at) - at);
+  };
+
+  // HTTP/1.0 asking to keep the connection: it says so, and stays open.
+  test::raw_socket kept(proc->port());
+  kept.send("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  kept.read(5s, "}");
+  std::string got = kept.received();
+  BOOST_TEST(got.rfind("HTTP/1.0 200 OK\r\n", 0) == 0u, got);
+  BOOST_TEST(has_header(got, "Connection: keep-alive"), got);
+  auto body = got.substr(got.find("\r\n\r\n") + 4);
+  BOOST_TEST(header(got, "Content-Length") == std::to_string(body.size()), got);
+  kept.read(300ms);
+  BOOST_TEST(!kept.closed_by_server());
+
+  // Plain HTTP/1.0: answered, then closed.
+  test::raw_socket once(proc->port());
+  once.send("GET /healthz HTTP/1.0\r\n\r\n");
+  once.read(5s);
+  BOOST_TEST(once.received().rfind("HTTP/1.0 200 OK\r\n", 0) == 0u, once.received());
+  BOOST_TEST(once.closed_by_server());
+
+  // HEAD then GET of the dashboard on one HTTP/1.1 connection: the GET's
+  // answer follows the HEAD's blank line at once, and both name the same length.
+  test::raw_socket both(proc->port());
+  both.send("HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  both.read(5s, "</html>");
+  got = both.received();
+  auto end_of_head = got.find("\r\n\r\n");
+  BOOST_TEST_REQUIRE(end_of_head != std::string::npos, got);
+  BOOST_TEST(got.rfind("HTTP/1.1 200 OK\r\n", 0) == 0u, got);
+  BOOST_TEST(got.compare(end_of_head + 4, 17, "HTTP/1.1 200 OK\r\n") == 0, got);
+  auto head_length = header(got, "Content-Length");
+  BOOST_TEST(!head_length.empty(), got);
+  BOOST_TEST(header(got, "Content-Length", end_of_head) == head_length, got);
+  BOOST_TEST(got.find("Connection:") == std::string::npos, got);
+  BOOST_TEST(!both.closed_by_server());
+  BOOST_TEST(proc->stop() == 0);
+}
+
 BOOST_AUTO_TEST_CASE(max_connections_503) {
   auto proc = start(R"({"maxConnections": 3, "idleTimeoutSeconds": 60})");
   std::vector<std::unique_ptr<test::raw_socket>> held;
