@@ -34,6 +34,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <deque>
+#include <filesystem>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -252,6 +253,12 @@ struct event_log::impl {
 };
 
 status event_log::impl::open(const std::string& dir) {
+  // RocksDB's open lists the folder for its summary before creating it, and
+  // says "Error when reading <dir> dir" on every first start otherwise.
+  if (opts.create && !opts.audit) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir + "/index", ec);  // a failure: the open says why
+  }
   rocksdb::Options db_opts;
   db_opts.create_if_missing = opts.create && !opts.audit;
   db_opts.create_missing_column_families = opts.create && !opts.audit;
