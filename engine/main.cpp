@@ -122,7 +122,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string base = "http://" + cfg.listen_address + ":" + std::to_string(server->port());
-  engine::log(engine::log_level::info, "blastd listening on " + base);
+  engine::log(engine::log_level::info, "blastd listening on " + base + " (HTTP I/O: " +
+                                         engine::http::server::io_backend() + ")");
   // load_config refused a non-loopback address without keys unless allowed.
   std::string reach = (cfg.listen_address.find(':') != std::string::npos
                          ? "[" + cfg.listen_address + "]" : cfg.listen_address) +

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   g++ cmake make pkg-config curl ca-certificates
-  libcaf-dev librocksdb-dev libssl-dev libjemalloc-dev
+  libcaf-dev librocksdb-dev libssl-dev libjemalloc-dev liburing-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libboost-test1.81-dev libboost-program-options1.81-dev libboost-system1.81-dev
   chromium  # the dashboard's browser test (tests/web), driven by playwright-core

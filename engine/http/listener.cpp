@@ -4,6 +4,7 @@
 #include <chrono>
 #include <future>
 #include <stdexcept>
+#include <string_view>
 #include <sys/resource.h>
 #include <thread>
 #include <vector>
@@ -141,7 +142,20 @@ struct server::impl {
   bool stopped = false;
 };
 
-server::server(router& r, server_options opts) : impl_(std::make_unique<impl>(r, opts)) {
+server::server(router& r, server_options opts) {
+  try {
+    impl_ = std::make_unique<impl>(r, std::move(opts));
+  } catch (const boost::system::system_error& e) {
+    // Asio's backend is fixed at build time: a kernel or container that refuses
+    // io_uring fails here, and the error says what to change, not just Asio's
+    // "io_uring_queue_init: Operation not permitted".
+    if (std::string_view{io_backend()} != "io_uring")
+      throw;
+    throw std::runtime_error(std::string("cannot start the HTTP server's io_uring (") + e.what() +
+                             "): allow io_uring (sysctl kernel.io_uring_disabled=0, or the "
+                             "container's seccomp profile), or build blastd with "
+                             "-DBLASTD_IO_URING=OFF");
+  }
   boost::system::error_code ec;
   auto addr = net::ip::make_address(impl_->opts.address, ec);
   if (ec)
@@ -170,6 +184,14 @@ server::server(router& r, server_options opts) : impl_(std::make_unique<impl>(r,
 server::~server() { stop(); }
 
 uint16_t server::port() const { return impl_->port; }
+
+const char* server::io_backend() {
+#ifdef BLASTD_IO_URING
+  return "io_uring";
+#else
+  return "epoll";
+#endif
+}
 
 size_t server::max_connections() const { return impl_->opts.max_connections; }
 

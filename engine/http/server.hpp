@@ -45,7 +45,7 @@ struct server_options {
 class server {
 public:
   // Binds and starts accepting. Throws std::runtime_error when the address
-  // cannot be bound (a start-up failure).
+  // cannot be bound, or the I/O backend cannot start (a start-up failure).
   server(router& r, server_options opts);
   ~server();  // stop()s
   server(const server&) = delete;
@@ -53,6 +53,8 @@ public:
 
   uint16_t port() const;  // the bound port
   size_t max_connections() const;  // as in effect (see server_options)
+  // The I/O backend built in: "io_uring" or "epoll" (CMake's BLASTD_IO_URING).
+  static const char* io_backend();
   // Stops accepting, closes idle connections, lets the requests under way be
   // answered (for up to drain_timeout_seconds; their connections then close),
   // ends streamed bodies, and joins the I/O threads. Call it before stopping
