@@ -2,7 +2,9 @@
 // strand of its own when there are several I/O threads; the I/O threads run here.
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <stdexcept>
 #include <string_view>
 #include <sys/resource.h>
@@ -138,6 +140,9 @@ struct server::impl {
   size_t refused = 0;  // since the last warning (acceptor's executor only)
   std::chrono::steady_clock::time_point last_refusal_log{};
   std::vector<std::thread> threads;
+  std::mutex run_mu;
+  std::condition_variable run_cv;  // notified as each I/O thread's run() returns
+  size_t running = 0;              // I/O threads still in run() (run_mu)
   uint16_t port = 0;
   bool stopped = false;
 };
@@ -174,10 +179,15 @@ server::server(router& r, server_options opts) {
                              std::to_string(impl_->opts.port) + ": " + ec.message());
   impl_->port = a.local_endpoint().port();
   impl_->accept();
-  for (size_t i = 0; i < std::max<size_t>(1, impl_->opts.threads); ++i)
+  size_t threads = std::max<size_t>(1, impl_->opts.threads);
+  impl_->running = threads;
+  for (size_t i = 0; i < threads; ++i)
     impl_->threads.emplace_back([this] {
       storage::name_this_thread("http");
       impl_->ioc.run();
+      std::lock_guard lock{impl_->run_mu};
+      --impl_->running;
+      impl_->run_cv.notify_all();
     });
 }
 
@@ -230,8 +240,19 @@ void server::stop() {
                              " connections still busy at the end of the shutdown's grace "
                              "period; closing them");
   }
+  // The I/O threads finish what is left, then run() returns by itself. A
+  // closed socket's operation ends only when its cancellation has come back
+  // (through the ring, on io_uring): stopping the context before that left the
+  // operation in an object Asio 1.81 frees and destroys after the socket
+  // service, a use-after-free at exit (ASan, engine.limits under load). A
+  // connection still open past the grace period gets a moment, then stop().
   impl_->work.reset();
-  impl_->ioc.stop();
+  {
+    std::unique_lock lock{impl_->run_mu};
+    if (!impl_->run_cv.wait_for(lock, std::chrono::seconds(2),
+                                [&] { return impl_->running == 0; }))
+      impl_->ioc.stop();
+  }
   for (auto& t : impl_->threads)
     t.join();
 }
