@@ -3,8 +3,9 @@
 # Prisma app would have (Blast, BlastRecipient with a messageId index, BlastReport), one UPDATE
 # per status event with a durable commit (fsync and synchronous_commit on, their defaults), from
 # 64 connections, and the funnel as a GROUP BY. Both are measured in the same run, on the same
-# machine, and printed side by side with the ratio. PostgreSQL runs from a temporary folder on a
-# private port and Unix socket (initdb, pg_ctl), never touching a system cluster.
+# machine (the status workload's runs taking turns), and printed side by side with the ratio.
+# PostgreSQL runs from a temporary folder on a private port and Unix socket (initdb, pg_ctl),
+# never touching a system cluster.
 set -euo pipefail
 
 usage() {
@@ -70,7 +71,8 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 [ -n "$out" ] && mkdir -p "$out" || out="$tmp/out"
 mkdir -p "$out"
-rm -f "$out"/*.tsv  # the benchmarks append their rows: a kept folder's old ones would be read
+# The benchmarks append their rows and outputs: a kept folder's old ones would be read.
+rm -f "$out"/*.tsv "$out"/*.out
 chmod 777 "$out"  # pgbench (as postgres) writes its transaction logs here
 receiver_pid=""
 stop_pg() {
@@ -186,43 +188,87 @@ echo 'SELECT "status", count(*) FROM "BlastRecipient" WHERE "blastId" = :b GROUP
   > "$funnel_sql"
 chmod 644 "$funnel_sql"
 
-pg_tps=() pg_p50=() pg_p99=()
-for i in $(seq "$runs"); do
-  read -r t a b < <(pgbench_run "status$i" 64 -T "$seconds" -f "$out/delivered.sql@1" -f "$out/read.sql@1")
-  echo "  PostgreSQL status run $i/$runs: $t updates/s, p50 $a ms, p99 $b ms" >&2
-  pg_tps+=("$t") pg_p50+=("$a") pg_p99+=("$b")
-done
-
-# serve NAME COMMAND...: starts a server that prints "listening on HOST:PORT", then posts it the
-# single-status webhook workload (webhook_bench --post-to), into $out/NAME.tsv, and stops it.
-serve() {
-  local name="$1" port=""; shift
+# start_server NAME COMMAND...: starts a server that prints "listening on HOST:PORT"; sets
+# server_port. post NAME PORT RUNS: posts it the single-status webhook workload (webhook_bench
+# --post-to), appending one row per metric to $out/NAME.tsv.
+server_port=""
+start_server() {
+  local name="$1"; shift
+  server_port=""
   "$@" > "$out/$name.out" 2> "$out/$name.err" &
   receiver_pid=$!
   for _ in $(seq 100); do
-    port="$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out/$name.out")"
-    [ -n "$port" ] && break
+    server_port="$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out/$name.out")"
+    [ -n "$server_port" ] && break
     kill -0 "$receiver_pid" 2> /dev/null || break
     sleep 0.1
   done
-  [ -n "$port" ] || { echo "pg_compare.sh: $name did not start:" >&2; cat "$out/$name.err" >&2; exit 1; }
-  echo "  $name: webhook_bench --post-to $port --batch 1 --connections 64 --runs $runs" >&2
-  "$bench/webhook_bench" --post-to "$port" --message-ids wamid.1. --recipients "$n" --batch 1 \
-    --connections 64 --runs "$runs" --summary "$out/$name.tsv" > "$out/$name-bench.out" 2>&1 ||
-    { echo "pg_compare.sh: webhook_bench --post-to $name failed:" >&2
-      tail -n 15 "$out/$name-bench.out" >&2; tail -n 5 "$out/$name.err" >&2; exit 1; }
+  [ -n "$server_port" ] ||
+    { echo "pg_compare.sh: $name did not start:" >&2; cat "$out/$name.err" >&2; exit 1; }
+}
+stop_server() {
   kill "$receiver_pid" 2> /dev/null || true
   wait "$receiver_pid" 2> /dev/null || true
   receiver_pid=""
 }
+post() {
+  "$bench/webhook_bench" --post-to "$2" --message-ids wamid.1. --recipients "$n" --batch 1 \
+    --connections 64 --runs "$3" --summary "$out/$1.tsv" >> "$out/$1-bench.out" 2>&1 ||
+    { echo "pg_compare.sh: webhook_bench --post-to $1 failed:" >&2
+      tail -n 15 "$out/$1-bench.out" >&2; tail -n 5 "$out/$1.err" >&2; exit 1; }
+}
 
-# The same status workload as blastd's, over HTTP: webhook_bench posts its signed single-status
-# notifications from 64 connections to pg_webhook_receiver, which runs the UPDATE above per status
-# before its 200, each HTTP connection with its own PostgreSQL connection. Then the same to
-# http_floor, which answers without doing anything: what HTTP alone costs on these cores.
-serve receiver "$bench/pg_webhook_receiver" \
-  --conninfo "host=$tmp port=$port user=postgres dbname=postgres" --secret bench-secret
-serve floor "$bench/http_floor"
+# figure FILE NAME SCALE: row NAME's median over the summaries appended to FILE (one per run
+# where each run is its own webhook_bench --runs 1), times SCALE. nth FILE NAME I: the I-th one.
+rows() {
+  awk -F'\t' -v n="$2" '$1 == n { print $3 }' "$1" | grep . ||
+    { echo "pg_compare.sh: no '$2' in $1" >&2; return 1; }
+}
+figure() {
+  local v
+  v="$(rows "$1" "$2")" || return 1
+  echo "$v" | median | awk -v s="$3" '{ printf "%.6g", $1 * s }'
+}
+nth() {
+  local v
+  v="$(rows "$1" "$2")" || return 1
+  echo "$v" | sed -n "${3}p"
+}
+
+# The status workload, run by run: PostgreSQL alone (pgbench), the same webhooks through
+# pg_webhook_receiver, then blastd, one after the other in each run. This host's speed drifts by
+# tens of percent over minutes: side by side in every run, a slow spell slows all three, instead
+# of one side's runs all landing in it. The receiver (Beast + libpq) runs the UPDATE above per
+# status before its 200, each HTTP connection with its own PostgreSQL connection; blastd starts
+# on a fresh folder in each run (webhook_bench creates, sends and then posts the statuses). The
+# receiver holds its 64 connections only during its own run, so that pgbench's 64 fit under the
+# shipped max_connections. Each side starts after the last one's writes are on disk (blastd's
+# folder removed, PostgreSQL's WAL written), so that none pays for another's write-back.
+settle() { sync; sleep 2; }
+pg_tps=() pg_p50=() pg_p99=()
+durable="statuses durable (2xx)"
+for i in $(seq "$runs"); do
+  settle
+  read -r t a b < <(pgbench_run "status$i" 64 -T "$seconds" -f "$out/delivered.sql@1" -f "$out/read.sql@1")
+  pg_tps+=("$t") pg_p50+=("$a") pg_p99+=("$b")
+  start_server receiver "$bench/pg_webhook_receiver" \
+    --conninfo "host=$tmp port=$port user=postgres dbname=postgres" --secret bench-secret
+  settle
+  post receiver "$server_port" 1
+  stop_server
+  settle
+  "$bench/webhook_bench" --recipients "$n" --batch 1 --connections 64 --runs 1 \
+    --summary "$out/webhook.tsv" >> "$out/webhook.out" 2>&1 ||
+    { echo "pg_compare.sh: webhook_bench failed:" >&2; tail -n 15 "$out/webhook.out" >&2; exit 1; }
+  printf '  status run %d/%d: PostgreSQL alone %.0f updates/s (p50 %s ms, p99 %s ms), behind the receiver %.0f /s; blastd %.0f /s\n' \
+    "$i" "$runs" "$t" "$a" "$b" "$(nth "$out/receiver.tsv" "$durable" "$i")" \
+    "$(nth "$out/webhook.tsv" "$durable" "$i")" >&2
+done
+# The same webhooks to http_floor, which answers without doing anything: what HTTP alone costs
+# on these cores with this client.
+start_server floor "$bench/http_floor"
+post floor "$server_port" "$runs"
+stop_server
 
 # The funnel at each size: blast 2 holds the first size, blast 3 the second; each measured alone.
 declare -A pg_f50 pg_f99
@@ -235,31 +281,22 @@ for size in $funnel_sizes; do
   blast=$((blast + 1))
 done
 
-# blastd, in the same run: the single-event webhook workload and the report at both sizes.
-echo "  blastd: webhook_bench --batch 1 --connections 64 --recipients $n --runs $runs" >&2
-"$bench/webhook_bench" --recipients "$n" --batch 1 --connections 64 --runs "$runs" \
-  --summary "$out/webhook.tsv" > "$out/webhook.out" 2>&1 ||
-  { echo "pg_compare.sh: webhook_bench failed:" >&2; tail -n 15 "$out/webhook.out" >&2; exit 1; }
+# blastd's report at both sizes.
 for size in $funnel_sizes; do
   echo "  blastd: million_bench --recipients $size --runs $runs" >&2
   "$bench/million_bench" --recipients "$size" --runs "$runs" --summary "$out/million$size.tsv" \
     > "$out/million$size.out" 2>&1 ||
     { echo "pg_compare.sh: million_bench failed:" >&2; tail -n 15 "$out/million$size.out" >&2; exit 1; }
 done
-figure() {  # figure FILE NAME SCALE: the median of the row NAME, times SCALE
-  awk -F'\t' -v n="$2" -v s="$3" '$1 == n { printf "%.6g", $3 * s; found = 1; exit }
-    END { if (!found) exit 1 }' "$1" ||
-    { echo "pg_compare.sh: no '$2' in $1" >&2; exit 1; }
-}
-
 line() {  # line LABEL BLASTD PG UNIT HIGHER_IS_BETTER
+  [ -n "$2" ] && [ -n "$3" ] || { echo "pg_compare.sh: a figure is missing for '$1'" >&2; exit 1; }
   awk -v l="$1" -v b="$2" -v p="$3" -v u="$4" -v hi="$5" '
     function fmt(x) { return x >= 100 ? sprintf("%.0f", x) : sprintf("%.2f", x) }
     BEGIN {
       r = hi ? (p > 0 ? b / p : 0) : (b > 0 ? p / b : 0)
       printf "%-54s %10s %-3s %10s %-3s %8.1fx\n", l, fmt(b), u, fmt(p), u, r }'
 }
-printf '\nblastd vs PostgreSQL 15, same machine, same run: %s run(s) each, medians\n' "$runs"
+printf '\nblastd vs PostgreSQL 15, same machine, same run: %s run(s) each, side by side, medians\n' "$runs"
 printf 'machine: %s; load average %s\n' \
   "$(nproc) x $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)" \
   "$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -294,6 +331,15 @@ awk -v f="$floor" -v b="$(figure "$wh" "statuses durable (2xx)" 1)" \
   printf "\nthe HTTP floor (http_floor: Beast, one I/O thread, 200 to every request, nothing done),\n"
   printf "same client and workload: %.0f /s; blastd reaches %.0f%% of it, pg_webhook_receiver %.0f%%\n",
     f, 100 * b / f, 100 * p / f }'
+printf '\nthe status workload run by run (PostgreSQL alone, behind the receiver, then blastd, in each):\n'
+for i in $(seq "$runs"); do
+  awk -v i="$i" -v b="$(nth "$wh" "$durable" "$i")" -v r="$(nth "$rc" "$durable" "$i")" \
+    -v t="${pg_tps[$((i - 1))]}" 'BEGIN {
+    if (b == "" || r == "" || t == "") exit 1
+    printf "  run %d: blastd %.0f /s; behind the receiver %.0f /s (%.1fx); alone %.0f /s (%.1fx)\n",
+      i, b, r, b / r, t, b / t }' ||
+    { echo "pg_compare.sh: run $i's figures are missing" >&2; exit 1; }
+done
 printf '\n"blastd is": how many times faster (rates: blastd / PostgreSQL; latencies: PostgreSQL / blastd).\n'
 printf 'blastd does more per event: the raw webhook logged, duplicates dropped, no stage moved back.\n'
 printf 'The database-alone row spends no CPU on HTTP, which the webhooks share the same two cores with.\n'
