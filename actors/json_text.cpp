@@ -3,6 +3,8 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -55,10 +57,10 @@ std::optional<std::string> from_base64(std::string_view text) {
 
 std::string base64_key(std::string_view key) { return std::string(key) + "Base64"; }
 
-} // namespace
-
-bool is_utf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
+// Where the UTF-8 run of `s` that begins at `from` ends: s.size() when the rest is valid, else
+// the offset of the first byte that does not begin a valid sequence.
+size_t utf8_run_end(std::string_view s, size_t from) {
+  for (size_t i = from; i < s.size();) {
     // ASCII eight bytes at a time: almost every body is all ASCII, and a batched webhook's
     // is checked whole before it is logged.
     uint64_t word;
@@ -73,25 +75,75 @@ bool is_utf8(std::string_view s) {
     }
     size_t n = sequence_at(s, i);
     if (n == 0)
-      return false;
+      return i;
     i += n;
   }
-  return true;
+  return s.size();
 }
+
+} // namespace
+
+bool is_utf8(std::string_view s) { return utf8_run_end(s, 0) == s.size(); }
 
 std::string to_utf8(std::string_view s) {
   std::string out;
   out.reserve(s.size());
+  // Valid runs in one append each: byte by byte, the headers of every webhook cost ~5% of the
+  // http thread.
   for (size_t i = 0; i < s.size();) {
-    if (size_t n = sequence_at(s, i)) {
-      out.append(s.substr(i, n));
-      i += n;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
+    size_t end = utf8_run_end(s, i);
+    out.append(s.data() + i, end - i);
+    if (end == s.size())
+      break;
+    out += "\xEF\xBF\xBD";
+    i = end + 1;
   }
   return out;
+}
+
+void append_json_text(std::string& out, std::string_view s) {
+  if (is_utf8(s))
+    append_json_string(out, s);
+  else
+    append_json_string(out, to_utf8(s));
+}
+
+void append_json_text_object(std::string& out,
+                             const std::vector<std::pair<std::string, std::string>>& members) {
+  // Keys as they will read: a key that is not UTF-8 may equal another once repaired. Reserved
+  // up front, so that the views into `repaired` stay put.
+  std::vector<std::string> repaired;
+  repaired.reserve(members.size());
+  std::vector<std::string_view> keys;
+  keys.reserve(members.size());
+  for (auto& m : members) {
+    if (is_utf8(m.first)) {
+      keys.emplace_back(m.first);
+    } else {
+      repaired.push_back(to_utf8(m.first));
+      keys.emplace_back(repaired.back());
+    }
+  }
+  out += '{';
+  bool first = true;
+  for (size_t i = 0; i < members.size(); ++i) {
+    // A repeated key keeps its first place and its last value, as a json::object's
+    // operator[] leaves it: a few headers, so the quadratic look is cheaper than a map.
+    if (std::find(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(i), keys[i]) !=
+        keys.begin() + static_cast<std::ptrdiff_t>(i))
+      continue;
+    size_t last = i;
+    for (size_t k = i + 1; k < members.size(); ++k)
+      if (keys[k] == keys[i])
+        last = k;
+    if (!first)
+      out += ',';
+    first = false;
+    append_json_string(out, keys[i]);
+    out += ':';
+    append_json_text(out, members[last].second);
+  }
+  out += '}';
 }
 
 void append_bytes_member(std::string& out, std::string_view key, std::string_view bytes) {

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <boost/json/object.hpp>
 #include <boost/json/serializer.hpp>
@@ -30,8 +32,16 @@ inline void append_json_string(std::string& out, std::string_view s) {
 // Whether `s` is UTF-8 (RFC 3629: no overlongs, no surrogates, nothing past U+10FFFF).
 bool is_utf8(std::string_view s);
 // `s` with each byte that does not begin a valid UTF-8 sequence replaced by U+FFFD: for text
-// shown to people (error messages) that may quote what a client sent.
+// shown to people (error messages) that may quote what a client sent, and for a request's line
+// and headers in the log.
 std::string to_utf8(std::string_view s);
+// append_json_string of to_utf8(s), with no copy when `s` is UTF-8 already.
+void append_json_text(std::string& out, std::string_view s);
+// `members` as a JSON object of such strings, the bytes serializing a boost::json::object
+// filled by o[to_utf8(key)] = to_utf8(value) would give: a repeated key keeps its first place
+// and its last value.
+void append_json_text_object(std::string& out,
+                             const std::vector<std::pair<std::string, std::string>>& members);
 
 // Bytes kept verbatim in JSON: as the string member `key` when they are UTF-8, otherwise as
 // `key` + "Base64" (RFC 4648), so that a body a provider sent in another encoding is kept byte

@@ -246,8 +246,8 @@ public:
     e.blast = blast;
     e.time_ms = now_ms();
     e.payload = std::move(body);
-    journal_->submit({std::move(e)}, [cb = std::move(cb)](const storage::status& st,
-                                                          std::vector<storage::event>&& done) {
+    journal_->submit(std::move(e), [cb = std::move(cb)](const storage::status& st,
+                                                        std::vector<storage::event>&& done) {
       if (!st)
         return cb(result<stored_report>::fail(
           st.code == storage::errc::busy ? errc::busy : errc::unavailable,
@@ -415,18 +415,22 @@ public:
     e.time_ms = now_ms();
     // JSON text is UTF-8: the request line and headers as text (a byte that is not becomes
     // U+FFFD; signatures and the other headers a plugin reads are ASCII), the body byte for
-    // byte (json_text.hpp: base64 when it is not UTF-8).
-    json::object headers;
+    // byte (json_text.hpp: base64 when it is not UTF-8). Written straight into the text, the
+    // bytes serializing a json::object of them gave, without building one first.
+    size_t head = 128 + in.method.size() + in.path.size() + in.query.size();
     for (auto& [k, v] : in.headers)
-      headers[to_utf8(k)] = to_utf8(v);
-    json::object request{{"transport", transport},    {"method", to_utf8(in.method)},
-                         {"path", to_utf8(in.path)},  {"query", to_utf8(in.query)},
-                         {"headers", std::move(headers)}};
-    // The body (up to megabytes) goes straight into the text, not copied into
-    // the object first; the bytes are those of serializing it as a member.
-    e.payload = json::serialize(request);
-    e.payload.pop_back();  // the closing brace: more members follow
-    e.payload.reserve(e.payload.size() + in.body.size() * 9 / 8 + 64);
+      head += k.size() + v.size() + 6;
+    e.payload.reserve(head + in.body.size() * 9 / 8);
+    e.payload += "{\"transport\":";
+    append_json_string(e.payload, transport);
+    e.payload += ",\"method\":";
+    append_json_text(e.payload, in.method);
+    e.payload += ",\"path\":";
+    append_json_text(e.payload, in.path);
+    e.payload += ",\"query\":";
+    append_json_text(e.payload, in.query);
+    e.payload += ",\"headers\":";
+    append_json_text_object(e.payload, in.headers);
     e.payload += ',';
     append_bytes_member(e.payload, "body", in.body);
     if (rejected) {
@@ -438,7 +442,7 @@ public:
     e.payload += '}';
     auto self = this;
     journal_->submit(
-      {std::move(e)},
+      std::move(e),
       [self, transport, rejected, counters, message = status.message, obs = std::move(obs),
        cb = std::move(cb)](const storage::status& st, std::vector<storage::event>&& committed) mutable {
         if (!st) {

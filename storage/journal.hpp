@@ -37,6 +37,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "storage/event.hpp"
@@ -73,6 +74,13 @@ public:
   // synchronously with errc::busy (max_queued_events submitted and not yet
   // answered) / errc::shutting_down.
   void submit(std::vector<event> events, done_fn done);
+  // One event, moved in: a braced {std::move(e)} would copy it (an initializer
+  // list's elements are const), a whole webhook's text per request.
+  void submit(event e, done_fn done) {
+    std::vector<event> events;
+    events.push_back(std::move(e));
+    submit(std::move(events), std::move(done));
+  }
 
   // Commits everything queued, then stops the writer. Idempotent.
   void stop();
