@@ -110,16 +110,16 @@ void append_json_text(std::string& out, std::string_view s) {
 
 void append_json_text_object(std::string& out,
                              const std::vector<std::pair<std::string, std::string>>& members) {
-  // Keys as they will read: a key that is not UTF-8 may equal another once repaired. Reserved
-  // up front, so that the views into `repaired` stay put.
+  // Keys as they will read: a key that is not UTF-8 may equal another once repaired.
+  // `repaired` is sized for all at its first use, so that the views into it stay put.
   std::vector<std::string> repaired;
-  repaired.reserve(members.size());
   std::vector<std::string_view> keys;
   keys.reserve(members.size());
   for (auto& m : members) {
     if (is_utf8(m.first)) {
       keys.emplace_back(m.first);
     } else {
+      repaired.reserve(members.size());
       repaired.push_back(to_utf8(m.first));
       keys.emplace_back(repaired.back());
     }
