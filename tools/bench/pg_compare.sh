@@ -74,9 +74,9 @@ mkdir -p "$out"
 # The benchmarks append their rows and outputs: a kept folder's old ones would be read.
 rm -f "$out"/*.tsv "$out"/*.out
 chmod 777 "$out"  # pgbench (as postgres) writes its transaction logs here
-receiver_pid=""
+server_pid=""
 stop_pg() {
-  [ -z "$receiver_pid" ] || kill "$receiver_pid" 2> /dev/null || true
+  [ -z "$server_pid" ] || kill "$server_pid" 2> /dev/null || true
   "${as_pg[@]}" "$pgbin/pg_ctl" -D "$tmp/data" -m fast -w stop > /dev/null 2>&1 || true
   rm -rf "$tmp"
 }
@@ -196,20 +196,20 @@ start_server() {
   local name="$1"; shift
   server_port=""
   "$@" > "$out/$name.out" 2> "$out/$name.err" &
-  receiver_pid=$!
+  server_pid=$!
   for _ in $(seq 100); do
     server_port="$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out/$name.out")"
     [ -n "$server_port" ] && break
-    kill -0 "$receiver_pid" 2> /dev/null || break
+    kill -0 "$server_pid" 2> /dev/null || break
     sleep 0.1
   done
   [ -n "$server_port" ] ||
     { echo "pg_compare.sh: $name did not start:" >&2; cat "$out/$name.err" >&2; exit 1; }
 }
 stop_server() {
-  kill "$receiver_pid" 2> /dev/null || true
-  wait "$receiver_pid" 2> /dev/null || true
-  receiver_pid=""
+  kill "$server_pid" 2> /dev/null || true
+  wait "$server_pid" 2> /dev/null || true
+  server_pid=""
 }
 post() {
   "$bench/webhook_bench" --post-to "$2" --message-ids wamid.1. --recipients "$n" --batch 1 \
@@ -218,6 +218,7 @@ post() {
       tail -n 15 "$out/$1-bench.out" >&2; tail -n 5 "$out/$1.err" >&2; exit 1; }
 }
 
+durable="statuses durable (2xx)"  # the rate row of webhook_bench's summary
 # figure FILE NAME SCALE: row NAME's median over the summaries appended to FILE (one per run
 # where each run is its own webhook_bench --runs 1), times SCALE. nth FILE NAME I: the I-th one.
 rows() {
@@ -246,7 +247,6 @@ nth() {
 # folder removed, PostgreSQL's WAL written), so that none pays for another's write-back.
 settle() { sync; sleep 2; }
 pg_tps=() pg_p50=() pg_p99=()
-durable="statuses durable (2xx)"
 for i in $(seq "$runs"); do
   settle
   read -r t a b < <(pgbench_run "status$i" 64 -T "$seconds" -f "$out/delivered.sql@1" -f "$out/read.sql@1")
@@ -308,13 +308,13 @@ printf '  database alone: pgbench running that UPDATE ... WHERE "messageId" = $1
   "$seconds"
 printf '%-54s %14s %14s %9s\n' "workload" "blastd" "PostgreSQL" "blastd is"
 wh="$out/webhook.tsv" rc="$out/receiver.tsv"
-line "status webhooks, 1 status per request" "$(figure "$wh" "statuses durable (2xx)" 1)" \
-  "$(figure "$rc" "statuses durable (2xx)" 1)" "/s" 1
+line "status webhooks, 1 status per request" "$(figure "$wh" "$durable" 1)" \
+  "$(figure "$rc" "$durable" 1)" "/s" 1
 line "  latency p50" "$(figure "$wh" "request latency p50" 1)" \
   "$(figure "$rc" "request latency p50" 1)" "ms" 0
 line "  latency p99" "$(figure "$wh" "request latency p99" 1)" \
   "$(figure "$rc" "request latency p99" 1)" "ms" 0
-line "status events, database alone (pgbench, no HTTP)" "$(figure "$wh" "statuses durable (2xx)" 1)" \
+line "status events, database alone (pgbench, no HTTP)" "$(figure "$wh" "$durable" 1)" \
   "$(printf '%s ' "${pg_tps[@]}" | median)" "/s" 1
 line "  latency p50" "$(figure "$wh" "request latency p50" 1)" \
   "$(printf '%s ' "${pg_p50[@]}" | median)" "ms" 0
@@ -325,9 +325,9 @@ for size in $funnel_sizes; do
     "$(figure "$out/million$size.tsv" "GET report p50" 0.001)" "${pg_f50[$size]}" "ms" 0
   line "  p99" "$(figure "$out/million$size.tsv" "GET report p99" 0.001)" "${pg_f99[$size]}" "ms" 0
 done
-floor="$(figure "$out/floor.tsv" "statuses durable (2xx)" 1)"
-awk -v f="$floor" -v b="$(figure "$wh" "statuses durable (2xx)" 1)" \
-  -v p="$(figure "$rc" "statuses durable (2xx)" 1)" 'BEGIN {
+floor="$(figure "$out/floor.tsv" "$durable" 1)"
+awk -v f="$floor" -v b="$(figure "$wh" "$durable" 1)" \
+  -v p="$(figure "$rc" "$durable" 1)" 'BEGIN {
   printf "\nthe HTTP floor (http_floor: Beast, one I/O thread, 200 to every request, nothing done),\n"
   printf "same client and workload: %.0f /s; blastd reaches %.0f%% of it, pg_webhook_receiver %.0f%%\n",
     f, 100 * b / f, 100 * p / f }'
